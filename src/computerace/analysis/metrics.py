@@ -1,0 +1,151 @@
+"""Headline metrics of a Run: quantiles, shares, ratios, years behind, overtaking probabilities.
+
+Definitions (docs/metrics.md):
+- china_share = China's owned stock / World owned stock (US + China + RoW); remote compute excluded.
+- us_to_china_ratio = US stock / China stock.
+- years_behind_stock (per sample, per month t): the lag L with China(t) = US(t - L), interpolated
+  log-linearly between months on the US's running maximum. Negative when China is ahead (then the US
+  lags China). When the matching date lies before the horizon starts, L is only known to be at least
+  (t - start): the value is that lower bound and the sample is flagged `censored`, never a silent NaN.
+- china_overtakes_us_stock_by[Y] = P(China's stock exceeds the US's in some month up to December Y).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+QUANTILES = {"p5": 0.05, "p50": 0.5, "p95": 0.95}
+OVERTAKE_YEARS = (2030, 2035, 2040)
+
+
+def quantile_table(values: np.ndarray) -> dict[str, np.ndarray]:
+    """p5, p50, p95 and mean over axis 0 (samples) of a [sample, ...] array; NaN-free input."""
+    q = np.quantile(values, list(QUANTILES.values()), axis=0)
+    out = {k: q[i] for i, k in enumerate(QUANTILES)}
+    out["mean"] = values.mean(axis=0)
+    return out
+
+
+def _lag_months(lead: np.ndarray, lag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Months by which `lag` trails `lead`: for each (s, t), t - tau with runmax(lead)(tau) = lag(s, t).
+
+    lead, lag: [sample, month], positive. Returns (months, censored) where censored marks values
+    below the lead's first month (months is then the lower bound t).
+    """
+    S, T = lead.shape
+    runmax = np.maximum.accumulate(np.log(np.maximum(lead, 1e-30)), axis=1)
+    target = np.log(np.maximum(lag, 1e-30))
+    # One searchsorted over all samples: offset each sample's (non-decreasing) path by a large step.
+    span = max(float(np.ptp(runmax)), float(np.ptp(target))) + 10.0
+    offset = (np.arange(S) * span * 4)[:, None]
+    flat = (runmax + offset - runmax[:, :1]).ravel()
+    k = np.searchsorted(flat, (target + offset - runmax[:, :1]).ravel(), side="left").reshape(S, T)
+    k -= (np.arange(S) * T)[:, None]
+    censored = k <= 0
+    hi = np.clip(k, 1, T - 1)
+    lo = hi - 1
+    r_lo, r_hi = np.take_along_axis(runmax, lo, 1), np.take_along_axis(runmax, hi, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(r_hi > r_lo, (target - r_lo) / (r_hi - r_lo), 0.0)
+    tau = lo + np.clip(frac, 0.0, 1.0)
+    tau = np.where(k >= T, T - 1, tau)
+    tau = np.where(censored, 0.0, tau)
+    months = np.arange(T)[None, :] - tau
+    return months, censored
+
+
+def years_behind_stock(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    """Years China's installed stock trails the US's, per sample and month, and the censoring flag."""
+    us = ds["stock_h100e"].sel(actor="US").values.astype(np.float64)
+    cn = ds["stock_h100e"].sel(actor="China").values.astype(np.float64)
+    behind, c1 = _lag_months(us, cn)
+    ahead, c2 = _lag_months(cn, us)
+    china_ahead = cn >= us
+    years = np.where(china_ahead, -ahead, behind) / 12.0
+    censored = np.where(china_ahead, c2, c1)
+    coords = {"sample": ds["sample"], "month": ds["month"]}
+    return (xr.DataArray(years, coords, ("sample", "month"), name="years_behind_stock",
+                         attrs={"units": "years", "censored_means": "at least this many years"}),
+            xr.DataArray(censored, coords, ("sample", "month"), name="years_behind_stock_censored"))
+
+
+def report_months(ds: xr.Dataset) -> list[int]:
+    """Indices of every December in the horizon, plus the last month."""
+    months = ds["month"].values.astype("datetime64[M]")
+    idx = [i for i, m in enumerate(months) if str(m).endswith("-12")]
+    if len(months) - 1 not in idx:
+        idx.append(len(months) - 1)
+    return idx
+
+
+def _table(values: np.ndarray, labels: list[str], censored: np.ndarray | None = None) -> dict[str, Any]:
+    """{label: {p5, p50, p95, mean[, censored]}} for values [sample, len(labels)]."""
+    q = quantile_table(values)
+    out: dict[str, Any] = {}
+    for i, lab in enumerate(labels):
+        row = {k: float(q[k][i]) for k in ("p5", "p50", "p95", "mean")}
+        if censored is not None:
+            row["censored"] = float(censored[:, i].mean())
+        out[lab] = row
+    return out
+
+
+def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The summary.json dict (layout in DESIGN.md): quantiles of headline metrics and probabilities."""
+    idx = report_months(ds)
+    labels = [str(m) for m in ds["month"].values.astype("datetime64[M]")[idx]]
+    stock = ds["stock_h100e"].values[:, idx].astype(np.float64)  # [S, D, actor]
+    actors = [str(a) for a in ds["actor"].values]
+    chans = [str(c) for c in ds["channel"].values]
+    cstock = ds["china_stock_h100e"].values[:, idx].astype(np.float64)
+    world = stock.sum(axis=2)
+
+    def by_key(arr3: np.ndarray, world_arr: np.ndarray, china_ch: np.ndarray | None, lab: list[str]
+               ) -> dict[str, Any]:
+        out = {a: _table(arr3[:, :, i], lab) for i, a in enumerate(actors)}
+        out["World"] = _table(world_arr, lab)
+        if china_ch is not None:
+            for j, c in enumerate(chans):
+                out[f"China/{c}"] = _table(china_ch[:, :, j], lab)
+        return out
+
+    metrics: dict[str, Any] = {}
+    metrics["stock_h100e"] = by_key(stock, world, cstock, labels)
+    ylabels = [str(y) for y in ds["year"].values]
+    adds = ds["additions_h100e"].values.astype(np.float64)
+    metrics["additions_h100e"] = by_key(adds, adds.sum(axis=2), ds["china_additions_h100e"].values.astype(
+        np.float64), ylabels)
+    op = ds["operational_h100e"].values[:, idx].astype(np.float64)
+    metrics["operational_h100e"] = by_key(op, op.sum(axis=2), None, labels)
+    pw = ds["power_gw"].values[:, idx].astype(np.float64)
+    metrics["power_gw"] = by_key(pw, pw.sum(axis=2), None, labels)
+    metrics["remote_h100e"] = {"China": _table(ds["china_remote_h100e"].values[:, idx].astype(np.float64),
+                                                labels)}
+    china = stock[:, :, actors.index("China")]
+    us = stock[:, :, actors.index("US")]
+    metrics["china_share"] = {"China": _table(china / world, labels)}
+    with np.errstate(divide="ignore"):
+        ratio = np.where(china > 0, us / np.maximum(china, 1e-300), np.inf)
+    metrics["us_to_china_ratio"] = {"US:China": _table(ratio, labels)}
+    yb, cens = years_behind_stock(ds)
+    metrics["years_behind_stock"] = {"China": _table(yb.values[:, idx], labels, cens.values[:, idx])}
+
+    months = ds["month"].values.astype("datetime64[M]")
+    full_us = ds["stock_h100e"].sel(actor="US").values
+    full_cn = ds["stock_h100e"].sel(actor="China").values
+    ever = np.maximum.accumulate(full_cn > full_us, axis=1)
+    overtakes = {}
+    for y in OVERTAKE_YEARS:
+        m = np.datetime64(f"{y}-12", "M")
+        if months[0] <= m <= months[-1]:
+            overtakes[str(y)] = float(ever[:, int((m - months[0]).astype(int))].mean())
+    return {
+        "scenario": manifest["scenario"], "seed": manifest["seed"], "samples": manifest["samples"],
+        "version": manifest["version"], "scenario_hash": manifest["scenario_hash"],
+        "catalog_version": manifest["catalog_version"],
+        "metrics": metrics,
+        "probabilities": {"china_overtakes_us_stock_by": overtakes},
+    }

@@ -1,0 +1,118 @@
+"""The public Python API: resolve a scenario, draw, simulate in chunks, assemble a Run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import UserError
+from .scenario import Scenario, load_scenario
+
+DEFAULT_CHUNK = 5000
+
+
+def resolve(scenario: Scenario | str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    if isinstance(scenario, Scenario):
+        if overrides:
+            raise UserError("overrides apply when loading: use load_scenario(name, overrides=...)")
+        return scenario
+    return load_scenario(str(scenario), overrides)
+
+
+def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, chunk: int | None = None,
+        progress: Callable[[int], None] | None = None) -> Any:
+    """Simulate `samples` draws of `scenario` (a Scenario, preset name or path) with `seed`.
+
+    Results are bit-identical for any `chunk` (samples simulated at once). `progress(k)` is called
+    with the number of sample-months completed since the last call.
+    """
+    import xarray as xr
+
+    from .catalog import catalog_version
+    from .draws import draw
+    from .model.channels import CHANNELS
+    from .model.simulate import ACTORS, simulate
+    from .results import Run
+    from .scenario.schema import param_specs
+
+    for name, v, lo in (("samples", samples, 1), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise UserError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1):
+        raise UserError(f"chunk must be a positive integer or None, got {chunk!r}")
+    sc = resolve(scenario)
+    samples, seed = int(samples), int(seed)
+    chunk = int(chunk or DEFAULT_CHUNK)
+    months = sc.months()
+    T = len(months)
+    years = months.astype("datetime64[Y]").astype(int) + 1970
+    uyears = np.unique(years)
+    keys = list(param_specs())
+
+    res: dict[str, np.ndarray] = {
+        "stock_h100e": np.empty((samples, T, 3), np.float32),
+        "operational_h100e": np.empty((samples, T, 3), np.float32),
+        "power_gw": np.empty((samples, T, 3), np.float32),
+        "china_stock_h100e": np.empty((samples, T, 4), np.float32),
+        "china_remote_h100e": np.empty((samples, T), np.float32),
+        "additions_h100e": np.empty((samples, len(uyears), 3), np.float32),
+        "china_additions_h100e": np.empty((samples, len(uyears), 4), np.float32),
+        "parameter_quantile": np.empty((samples, len(keys))),
+        "taiwan_event_year": np.empty(samples),
+        "euv_year": np.empty(samples),
+    }
+    for start in range(0, samples, chunk):
+        n = min(chunk, samples - start)
+        d = draw(sc, n, seed, start)
+        cb = (lambda m, n=n: progress(n)) if progress is not None else None
+        out = simulate(d, cb)
+        sl = slice(start, start + n)
+        for k in ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
+                  "taiwan_event_year", "euv_year"):
+            res[k][sl] = out[k]
+        for k in ("additions_h100e", "china_additions_h100e"):
+            res[k][sl] = out[k]
+        res["parameter_quantile"][sl] = np.stack([d.quantiles[k] for k in keys], axis=1)
+
+    dims3 = ("sample", "month", "actor")
+    units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
+             "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
+             "china_additions_h100e": "H100e/year", "parameter_quantile": "1", "taiwan_event_year": "year",
+             "euv_year": "year"}
+    desc = {
+        "stock_h100e": "installed AI compute owned, end of month (dense BF16 H100-equivalents)",
+        "operational_h100e": "installed compute that available power can run",
+        "power_gw": "power drawn by operational compute",
+        "china_stock_h100e": "China's installed compute by acquisition channel",
+        "china_remote_h100e": "compute rented abroad by Chinese firms (not owned; not in stock_h100e)",
+        "additions_h100e": "compute acquired in each calendar year",
+        "china_additions_h100e": "China's acquisitions by channel in each calendar year",
+        "parameter_quantile": "the sampled quantile u of each parameter (Gaussian copula)",
+        "taiwan_event_year": "start of the first Taiwan disruption (inf: none)",
+        "euv_year": "date of China's EUV breakthrough",
+    }
+    dims = {"stock_h100e": dims3, "operational_h100e": dims3, "power_gw": dims3,
+            "china_stock_h100e": ("sample", "month", "channel"), "china_remote_h100e": ("sample", "month"),
+            "additions_h100e": ("sample", "year", "actor"), "china_additions_h100e": ("sample", "year", "channel"),
+            "parameter_quantile": ("sample", "parameter"), "taiwan_event_year": ("sample",),
+            "euv_year": ("sample",)}
+    ds = xr.Dataset(
+        {k: (dims[k], v, {"units": units[k], "description": desc[k]}) for k, v in res.items()},
+        coords={"sample": np.arange(samples), "month": months.astype("datetime64[ns]"),
+                "actor": list(ACTORS), "channel": list(CHANNELS), "year": uyears.astype(int),
+                "parameter": keys},
+    )
+    manifest = {
+        "scenario": sc.name, "origin": sc.origin, "description": sc.description, "scenario_hash": sc.hash,
+        "seed": seed, "samples": samples, "version": __version__, "catalog_version": catalog_version(),
+        "horizon": {"start": sc.horizon.start, "end": sc.horizon.end}, "ci": sc.ci,
+        "h100e_basis": "dense BF16 FLOP/s relative to H100 SXM (989.4 TFLOP/s)",
+        "conditional": "A forecast conditional on the scenario's assumptions, not an unconditional prediction.",
+        "sources": sorted(sc.sources_used()),
+        "resolved_scenario": sc.resolved,
+    }
+    return Run(ds, manifest, sc)

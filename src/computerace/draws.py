@@ -1,0 +1,195 @@
+"""Draws: every random number of a run, sampled up front from the seed.
+
+Reproducibility by construction (STYLE.md section 8): samples are grouped in fixed blocks of
+BLOCK samples; block b draws from `SeedSequence(seed, spawn_key=(b,))`, which is the b-th child of
+`SeedSequence(seed).spawn(...)`. A chunk of samples [start, stop) regenerates exactly the blocks it
+covers, so results never depend on chunk size or worker count.
+
+Common random numbers: each block draws one standard normal per parameter of the *schema*
+(params.csv order), whether or not the scenario makes it uncertain, plus event uniforms. Two
+scenarios run with the same seed therefore share every random number, and their difference is the
+effect of the assumptions, not of sampling noise.
+
+Uncertainty enters through a Gaussian copula: z (correlated through the Cholesky factor of the
+scenario's correlation matrix) -> u = Phi(z) -> value = ppf(u). A time series draws all of its
+knots from the same u (comonotonic) and is interpolated monthly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .scenario.schema import Scenario, Series, correlation_matrix, param_specs
+
+BLOCK = 1000
+EVENT_STREAMS = ("taiwan",)
+
+
+@dataclass
+class Draws:
+    """Sampled inputs of `n` samples starting at sample index `start`.
+
+    scalars: {key: [sample]}; knots: {key: [sample, knot]} for time series, with their Series and
+    interpolation weights; quantiles: {key: [sample]} (the u of each parameter, for sensitivity
+    analysis); events: {name: [sample]} uniforms for event timing.
+    Monthly values come from `path(key)` ([sample, month]) or, in the month loop, `stepper(key)`.
+    """
+
+    start: int
+    n: int
+    months: np.ndarray  # datetime64[M], [month]
+    t_years: np.ndarray  # fractional year at each month start, [month]
+    scalars: dict[str, np.ndarray]
+    knots: dict[str, tuple[Series, np.ndarray]]
+    quantiles: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]
+
+    def take(self, order: np.ndarray) -> Draws:
+        """The same draws with samples reordered by `order` (a permutation of range(n))."""
+        return Draws(self.start, self.n, self.months, self.t_years,
+                     {k: v[order] for k, v in self.scalars.items()},
+                     {k: (s, v[order]) for k, (s, v) in self.knots.items()},
+                     {k: v[order] for k, v in self.quantiles.items()},
+                     {k: v[order] for k, v in self.events.items()})
+
+    def get(self, key: str) -> np.ndarray:
+        """[sample] for a scalar parameter, [sample, month] for a time series."""
+        return self.scalars[key] if key in self.scalars else self.path(key)
+
+    def path(self, key: str) -> np.ndarray:
+        """Monthly values [sample, month] of a parameter (constant in time for a scalar)."""
+        if key in self.scalars:
+            return np.repeat(self.scalars[key][:, None], len(self.t_years), axis=1)
+        series, values = self.knots[key]
+        return interpolate(series, values, self.t_years)
+
+    def stepper(self, key: str, power: float = 1.0) -> Stepper:
+        """Month-by-month values of `key` raised to `power` (see Stepper)."""
+        if key in self.scalars:
+            return Stepper(None, self.scalars[key][:, None], self.t_years, power)
+        series, values = self.knots[key]
+        return Stepper(series, values, self.t_years, power)
+
+
+class Stepper:
+    """Values v(t_m)**power of a series, month by month, for the simulation's month loop.
+
+    `value` holds month m's [sample] values; `advance()` moves to m + 1. Log-interpolated series
+    advance by one multiplication per month inside a segment (ln v is linear in time there) and are
+    recomputed exactly at knots, so the loop needs no per-month exp; step and linear series gather
+    their two neighbouring knots. Results are identical whatever the number of samples.
+    """
+
+    def __init__(self, series: Series | None, values: np.ndarray, t_years: np.ndarray, power: float) -> None:
+        self.t, self.m, self.power = t_years, 0, power
+        if series is None or len(series.times) == 1:
+            self.mode = "const"
+            self.value = values[:, 0] ** power if power != 1.0 else values[:, 0].copy()
+            return
+        self.mode, self.times = series.mode, np.asarray(series.times)
+        if self.mode == "step":
+            self.vals = values ** power if power != 1.0 else values
+            self.idx = np.clip(np.searchsorted(self.times, t_years + 1e-9, side="right") - 1, 0, len(self.times) - 1)
+            self.value = self.vals[:, self.idx[0]]
+            return
+        self.vals = values
+        tc = np.clip(t_years, self.times[0], self.times[-1])
+        self.seg = np.clip(np.searchsorted(self.times, tc, side="right") - 1, 0, len(self.times) - 2)
+        self.frac = (tc - self.times[self.seg]) / (self.times[self.seg + 1] - self.times[self.seg])
+        if self.mode == "log":
+            self.logv = np.log(values) * power
+            dt = np.diff(t_years).mean()
+            slope = np.diff(self.logv, axis=1) / np.diff(self.times)  # per year, [sample, segment]
+            self.factor = np.exp(slope * dt)
+            inside = (t_years[:-1] >= self.times[0]) & (t_years[1:] <= self.times[-1])
+            same = self.seg[:-1] == self.seg[1:]
+            # transition m -> m+1: 0 exact recompute, 1 multiply by the segment factor, 2 flat
+            flat = (t_years[:-1] >= self.times[-1]) | (t_years[1:] <= self.times[0])
+            self.kind = np.where(flat, 2, np.where(inside & same, 1, 0))
+        self.value = self._exact(0)
+
+    def _exact(self, m: int) -> np.ndarray:
+        i, f = self.seg[m], self.frac[m]
+        if self.mode == "log":
+            return np.exp(self.logv[:, i] * (1.0 - f) + self.logv[:, i + 1] * f)
+        v = self.vals[:, i] * (1.0 - f) + self.vals[:, i + 1] * f
+        return v ** self.power if self.power != 1.0 else v
+
+    def advance(self) -> None:
+        m = self.m
+        self.m += 1
+        if self.mode == "const" or self.m >= len(self.t):
+            return
+        if self.mode == "step":
+            self.value = self.vals[:, self.idx[self.m]]
+        elif self.mode == "log" and self.kind[m] == 1:
+            self.value = self.value * self.factor[:, self.seg[m]]
+        elif self.mode == "log" and self.kind[m] == 2:
+            pass
+        else:
+            self.value = self._exact(self.m)
+
+
+def month_years(months: np.ndarray) -> np.ndarray:
+    """Fractional year at the start of each month: 2024-07 -> 2024.5."""
+    m = months.astype("datetime64[M]").astype(int)  # months since 1970-01
+    return 1970 + m / 12.0
+
+
+def _normals(seed: int, start: int, n: int, width: int) -> np.ndarray:
+    """Standard normals [n, width] for samples [start, start + n), block by block."""
+    out = np.empty((n, width))
+    b0, b1 = start // BLOCK, (start + n - 1) // BLOCK
+    for b in range(b0, b1 + 1):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
+        block = rng.standard_normal((BLOCK, width))
+        lo, hi = max(start, b * BLOCK), min(start + n, (b + 1) * BLOCK)
+        out[lo - start:hi - start] = block[lo - b * BLOCK:hi - b * BLOCK]
+    return out
+
+
+def interpolate(series: Series, values: np.ndarray, t_years: np.ndarray) -> np.ndarray:
+    """Knot values [sample, knot] -> monthly values [sample, month] (log, linear or step; flat ends)."""
+    times = np.asarray(series.times)
+    if len(times) == 1:
+        return np.repeat(values[:, :1], len(t_years), axis=1)
+    if series.mode == "step":
+        idx = np.clip(np.searchsorted(times, t_years + 1e-9, side="right") - 1, 0, len(times) - 1)
+        return values[:, idx]
+    tc = np.clip(t_years, times[0], times[-1])
+    i = np.clip(np.searchsorted(times, tc, side="right") - 1, 0, len(times) - 2)
+    w = (tc - times[i]) / (times[i + 1] - times[i])
+    if series.mode == "log":
+        lv = np.log(values)
+        return np.exp(lv[:, i] * (1 - w) + lv[:, i + 1] * w)
+    return values[:, i] * (1 - w) + values[:, i + 1] * w
+
+
+def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
+    """Sample parameters and event uniforms for samples [start, start + n) of `scenario`."""
+    keys = list(param_specs())
+    z = _normals(seed, start, n, len(keys) + len(EVENT_STREAMS))
+    col = {k: i for i, k in enumerate(keys)}
+    if scenario.correlations:
+        ckeys, m = correlation_matrix(scenario.correlations)
+        chol = np.linalg.cholesky(m)
+        idx = [col[k] for k in ckeys]
+        z[:, idx] = z[:, idx] @ chol.T
+    u = special.ndtr(z)
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    months = scenario.months()
+    t = month_years(months)
+    scalars, knots, quantiles = {}, {}, {}
+    for k in keys:
+        p = scenario.parameters[k]
+        uk = u[:, col[k]]
+        quantiles[k] = uk
+        if isinstance(p.value, Series):
+            knots[k] = (p.value, np.stack([d.ppf(uk) for d in p.value.dists], axis=1))
+        else:
+            scalars[k] = p.value.ppf(uk)
+    events = {name: u[:, len(keys) + i] for i, name in enumerate(EVENT_STREAMS)}
+    return Draws(start, n, months, t, scalars, knots, quantiles, events)

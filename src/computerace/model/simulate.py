@@ -1,0 +1,144 @@
+"""Compose the mechanisms month by month: the only module that knows all of them.
+
+The month loop advances every path (production, prices, budgets, power, events) with [sample]
+arrays and records each month's budget-capped acquisitions; the cohort stock, retirement and power
+caps, which feed nothing back into acquisitions at this stage, are then evaluated for all months at
+once. No I/O, no printing, no globals, no randomness: a pure function of the draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..draws import Draws
+from . import channels, events, finance, power, supply
+from .stock import cohort_stock, life_in_months
+
+ACTORS = ("US", "China", "RoW")
+# Flows tracked as cohorts: US, RoW, then China's four channels.
+_FLOWS = ("US", "RoW") + tuple(f"China/{c}" for c in channels.CHANNELS)
+
+
+def simulate(d: Draws, progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """Run the model on draws `d`; return arrays keyed by output name.
+
+    Shapes: stock_h100e, operational_h100e, power_gw: [sample, month, actor]; china_stock_h100e:
+    [sample, month, channel]; additions_h100e [sample, year, actor] and china_additions_h100e
+    [sample, year, channel] are calendar-year totals for the years in `year`; china_remote_h100e:
+    [sample, month]; taiwan_event_year, euv_year: [sample]. `progress(months_done)` is called
+    after each month. Stocks are at the end of each month; flows are per month.
+    """
+    # Samples are processed ordered by useful life (cohort retirement then works on contiguous
+    # blocks) and returned in their original order; every operation is per sample, so the order
+    # changes no result.
+    life = life_in_months(d.get("stock.useful_life_years"))
+    order = np.argsort(life, kind="stable")
+    inverse = np.argsort(order, kind="stable")
+    d, life = d.take(order), life[order]
+    g = d.get
+    S, T, t = d.n, len(d.t_years), d.t_years
+    nf = len(_FLOWS)
+
+    # --- events (sampled times; effects evaluated month by month)
+    taiwan_year = events.first_event_time(d.events["taiwan"], g("events.taiwan_hazard_per_year"),
+                                          g("events.hazard_start"))
+    tw_dur, tw_sev = g("events.taiwan_duration_months"), g("events.taiwan_severity")
+    euv_year, euv_mult, euv_ramp = g("events.euv_year"), g("events.euv_output_multiplier"), g("events.euv_ramp_years")
+
+    # --- state of every compounding path, advanced once a month
+    west = g("supply.western_production_2022_h100e_per_month").copy()
+    g_area = d.stepper("supply.western_area_growth_per_year", 1 / 12)
+    g_eff = d.stepper("supply.chip_efficiency_growth_per_year", 1 / 12)
+    dom_base = g("channels.domestic_2022_h100e_per_month").copy()
+    g_dom = d.stepper("channels.domestic_growth_per_year", 1 / 12)
+    allowed = d.stepper("channels.legal_import_allowed")
+    s_legal, s_smug = g("channels.legal_import_share"), g("channels.smuggled_share")
+    us_share = g("channels.us_share_of_western")
+    proxy = channels.proxy_fab(t, g("channels.proxy_die_bank_h100e"), g("channels.proxy_drawdown_start"),
+                               g("channels.proxy_drawdown_months"))  # [S, T], no exp
+
+    price = finance.price_start(g("finance.price_2024_usd_per_h100e"), g("finance.price_decline_per_year"), t[0])
+    price_step = g("finance.price_decline_per_year") ** (-1 / 12)
+    share = g("finance.compute_share")
+    capex = [d.stepper(f"finance.{a}_capex_usd_per_year") for a in ("us", "china", "row")]
+    china_mult = np.stack([g("finance.domestic_price_multiplier"), g("finance.legal_import_price_multiplier"),
+                           g("finance.smuggled_price_multiplier"), g("finance.domestic_price_multiplier")],
+                          axis=1)  # [S, 4]; proxy-fab dies are packaged like domestic chips
+
+    watts = power.watts_start(g("power.watts_per_h100e_2024"), g("power.watts_decline_per_year"), t[0])
+    watts_step = g("power.watts_decline_per_year") ** (-1 / 12)
+    w_mult = np.ones((S, nf))
+    w_mult[:, 2] = w_mult[:, 5] = g("power.domestic_watts_multiplier")  # proxy-fab Ascends share the design
+    avail = np.stack([g(f"power.{a}_available_2022_gw") for a in ("us", "china", "row")])  # [US/China/RoW, S]
+    g_avail = [d.stepper(f"power.{a}_growth_per_year", 1 / 12) for a in ("us", "china", "row")]
+
+    # --- initial stock (H100e), by flow; pre-2022 Chinese holdings were legal imports
+    world0 = g("stock.initial_world_h100e")
+    us0, cn0 = world0 * g("stock.initial_us_share"), world0 * g("stock.initial_china_share")
+    row0 = world0 - us0 - cn0
+    init = np.zeros((nf + 3, S))  # flows, then the power-weighted stock (GW needed) of US, China, RoW
+    init[0], init[1], init[3] = us0, row0, cn0
+    init[nf:] = np.stack([us0, cn0, row0]) * (watts / 1e9)
+
+    # month-major buffers [month, flow or actor, sample]: contiguous writes in the loop
+    adds = np.empty((T, nf + 3, S))
+    avail_t = np.empty((T, 3, S))
+    proxy_t = np.ascontiguousarray(proxy.T)
+    mult = china_mult.T  # [4, S]
+    w_dom = w_mult[:, 2]
+    offers = np.empty((nf, S))
+    for m in range(T):
+        tm = t[m:m + 1]
+        w_m = west * events.disruption_factor(tm, taiwan_year, tw_dur, tw_sev)[:, 0]
+        a_m = allowed.value
+        offers[3] = channels.legal_import(w_m, s_legal, a_m)
+        offers[4] = channels.smuggled(w_m, s_smug, a_m)
+        offers[0], offers[1] = channels.allocate_rest(w_m, offers[3] + offers[4], us_share)
+        offers[2] = channels.domestic(dom_base, events.euv_factor(tm, euv_year, euv_mult, euv_ramp)[:, 0])
+        offers[5] = proxy_t[m]
+
+        a = adds[m]
+        a[0] = offers[0] * finance.budget_scale(offers[0] * price, finance.monthly_budget(capex[0].value, share))
+        a[1] = offers[1] * finance.budget_scale(offers[1] * price, finance.monthly_budget(capex[2].value, share))
+        s_cn = finance.budget_scale((offers[2:] * mult).sum(axis=0) * price,
+                                    finance.monthly_budget(capex[1].value, share))
+        np.multiply(offers[2:], s_cn, out=a[2:nf])
+        kw = watts / 1e9  # GW per H100e of this month's chips
+        a[nf] = a[0] * kw
+        a[nf + 1] = ((a[2] + a[5]) * w_dom + a[3] + a[4]) * kw
+        a[nf + 2] = a[1] * kw
+        avail_t[m] = avail
+
+        # advance every path to the next month
+        west = supply.western_production_next(west, g_area.value, g_eff.value)
+        dom_base = dom_base * g_dom.value
+        for j, x in enumerate(g_avail):
+            avail[j] *= x.value
+        price = price * price_step
+        watts = watts * watts_step
+        for x in (g_area, g_eff, g_dom, allowed, *capex, *g_avail):
+            x.advance()
+        if progress is not None:
+            progress(m + 1)
+
+    st = cohort_stock(adds, life, init)  # [T, flow, S]
+    installed = np.stack([st[:, 0], st[:, 2:nf].sum(axis=1), st[:, 1]], axis=1)  # [T, actor, S]
+    op, drawn = power.operational(installed, st[:, nf:], avail_t)
+    add_actor = np.stack([adds[:, 0], adds[:, 2:nf].sum(axis=1), adds[:, 1]], axis=1)
+
+    years = np.floor(t + 1e-9).astype(int)
+    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    buf = {"stock_h100e": installed, "operational_h100e": op, "power_gw": drawn,
+           "china_stock_h100e": st[:, 2:nf],
+           "additions_h100e": np.add.reduceat(add_actor, starts, axis=0),  # calendar-year totals
+           "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0)}
+    out = {k: np.ascontiguousarray(v.transpose(2, 0, 1), dtype=np.float32)[inverse] for k, v in buf.items()}
+    out["china_remote_h100e"] = channels.remote(out["stock_h100e"][:, :, 2],
+                                                g("channels.remote_share_of_row")[inverse][:, None]
+                                                ).astype(np.float32)
+    out["taiwan_event_year"] = taiwan_year[inverse].astype(np.float64)
+    out["euv_year"] = euv_year[inverse].astype(np.float64)
+    out["year"] = years[starts]
+    return out

@@ -1,0 +1,274 @@
+"""The self-contained offline HTML report: plotly.js embedded once, every figure inline, no network."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import figures
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+HEADLINE_YEARS = ("2025", "2030", "2035", "2040")
+STOCK_ACTORS = ("US", "China", "RoW", "World")
+CONDITIONAL_SENTENCE = (
+    "This is a forecast conditional on the scenario's assumptions, not a prediction of what will happen. "
+    "Every number in the scenario carries a source or a stated assumption."
+)
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222;
+       max-width: 1150px; margin: 0 auto; padding: 24px; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+table { border-collapse: collapse; margin: 10px 0; font-size: 0.93em; }
+th, td { border: 1px solid #ddd; padding: 5px 10px; text-align: left; vertical-align: top; }
+th { background: #f5f6f8; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.conditional { background: #fff7e0; border-left: 5px solid #e0a800; padding: 12px 16px; margin: 16px 0;
+               font-size: 1.05em; font-weight: 600; }
+.note { color: #555; font-size: 0.9em; }
+.interval { color: #666; font-size: 0.88em; }
+code, pre { background: #f5f6f8; padding: 2px 5px; border-radius: 3px; }
+pre { padding: 10px; overflow-x: auto; }
+footer { margin-top: 3em; border-top: 1px solid #ddd; padding-top: 10px; color: #444; font-size: 0.92em; }
+"""
+
+
+def fmt_number(x: Any) -> str:
+    """Three significant digits with a k/M/B/T suffix: 1234567 -> '1.23M', 45600 -> '45.6k'."""
+    if x is None:
+        return "—"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(v):
+        return "—" if math.isnan(v) else ("∞" if v > 0 else "-∞")
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    if a < 1000:
+        s = f"{a:.3g}"
+        if "e" not in s and float(s) < 1000:
+            return sign + s
+    for scale, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
+        m = a / scale
+        digits = 2 if m < 10 else 1 if m < 100 else 0
+        if round(m, digits) < 1000 or suffix == "T":
+            return f"{sign}{m:.{digits}f}{suffix}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fmt_percent(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if not math.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def fmt_ratio(x: Any) -> str:
+    s = fmt_number(x)
+    return s if s == "—" else s + "×"
+
+
+def _esc(x: Any) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def _lookup_date(series: Mapping[str, Any], year: str) -> Mapping[str, Any] | None:
+    """Quantiles at December of `year` ("YYYY-12"), else under a calendar-year key ("YYYY")."""
+    for key in (f"{year}-12", year):
+        if key in series and isinstance(series[key], Mapping):
+            return series[key]
+    return None
+
+
+def _cell(q: Mapping[str, Any] | None, fmt: Any) -> str:
+    if q is None or q.get("p50") is None:
+        return '<td class="num">—</td>'
+    return (
+        f'<td class="num">{_esc(fmt(q.get("p50")))} <span class="interval">'
+        f"[{_esc(fmt(q.get('p5')))} – {_esc(fmt(q.get('p95')))}]</span></td>"
+    )
+
+
+def headline_rows(
+    summary: Mapping[str, Any], years: tuple[str, ...] = HEADLINE_YEARS
+) -> list[tuple[str, list[str]]]:
+    """(row label, [cell html per year]) for the headline table, from `summary["metrics"]`."""
+    metrics = summary.get("metrics") or {}
+    rows: list[tuple[str, list[str]]] = []
+
+    def add(label: str, series: Any, fmt: Any) -> None:
+        if not isinstance(series, Mapping):
+            return
+        qs = [_lookup_date(series, y) for y in years]
+        if any(q is not None for q in qs):
+            rows.append((label, [_cell(q, fmt) for q in qs]))
+
+    stock = metrics.get("stock_h100e") or {}
+    for actor in STOCK_ACTORS:
+        add(f"Installed stock, {actor} (H100e)", stock.get(actor), fmt_number)
+    for metric, label, fmt in (
+        ("china_share", "China's share", fmt_percent),
+        ("us_to_china_ratio", "US : China ratio", fmt_ratio),
+    ):
+        series_by_key = metrics.get(metric) or {}
+        for key in sorted(series_by_key):
+            add(f"{label} ({key})" if len(series_by_key) > 1 else label, series_by_key[key], fmt)
+    return rows
+
+
+def _headline_html(summary: Mapping[str, Any]) -> str:
+    rows = headline_rows(summary)
+    parts = []
+    if rows:
+        head = "".join(f"<th>Dec {y}</th>" for y in HEADLINE_YEARS)
+        body = "".join(f"<tr><th>{_esc(label)}</th>{''.join(cells)}</tr>" for label, cells in rows)
+        parts.append(
+            f'<table class="headline"><tr><th>Metric</th>{head}</tr>{body}</table>'
+            '<p class="note">Median, with the 90% interval [p5 – p95] over samples.</p>'
+        )
+    else:
+        parts.append('<p class="note">The summary holds no headline metrics.</p>')
+    probs = (summary.get("probabilities") or {}).get("china_overtakes_us_stock_by") or {}
+    if probs:
+        body = "".join(
+            f'<tr><th>by {_esc(y)}</th><td class="num">{_esc(fmt_percent(p))}</td></tr>'
+            for y, p in sorted(probs.items())
+        )
+        parts.append(
+            '<table class="probabilities"><tr><th>Probability China\'s installed stock '
+            f"overtakes the US's</th><th>P</th></tr>{body}</table>"
+        )
+    return "\n".join(parts)
+
+
+def _header_html(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> tuple[str, str]:
+    def get(key: str) -> Any:
+        return manifest.get(key, summary.get(key))
+
+    scenario = get("scenario") or "unnamed"
+    horizon = manifest.get("horizon")
+    if isinstance(horizon, Mapping):
+        horizon_text = f"{horizon.get('start', '?')} to {horizon.get('end', '?')}"
+    else:
+        horizon_text = "" if horizon is None else str(horizon)
+    samples = get("samples")
+    fields = [
+        ("Scenario", scenario),
+        ("Description", get("description")),
+        ("Seed", get("seed")),
+        ("Samples", f"{samples:,}" if isinstance(samples, int) else samples),
+        ("Version", get("version")),
+        ("Scenario hash", get("scenario_hash")),
+        ("Catalog version", get("catalog_version")),
+        ("Horizon", horizon_text),
+    ]
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in fields)
+    out = (
+        f"<h1>computerace forecast: {_esc(scenario)}</h1>\n"
+        f'<p class="conditional">{_esc(CONDITIONAL_SENTENCE)}</p>\n'
+        f'<table class="meta">{rows}</table>'
+    )
+    return str(scenario), out
+
+
+def _figure_html(fig: Any, div_id: str) -> str:
+    """Inline figure with a fixed div id, so the same run renders to the same bytes."""
+    height = fig.layout.height or 450
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        default_height=f"{height}px",
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def _plotlyjs() -> str:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    # A literal "</script" inside the bundle would end the tag early; current bundles have none.
+    return js.replace("</script", "<\\/script") if "</script" in js else js
+
+
+def render_report(
+    dataset: xr.Dataset,
+    summary: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    years_behind: tuple[xr.DataArray, xr.DataArray] | None = None,
+) -> str:
+    """The whole report as one self-contained HTML string (plotly.js inline once, no network).
+
+    `years_behind` is `(years, censored)`, two (sample, month) DataArrays from the analysis layer;
+    when None, the years-behind figure is replaced by a note.
+    """
+    import plotly
+
+    scenario, header = _header_html(summary, manifest)
+    seed = manifest.get("seed", summary.get("seed"))
+    samples = manifest.get("samples", summary.get("samples"))
+    version = manifest.get("version", summary.get("version"))
+    scenario_hash = manifest.get("scenario_hash", summary.get("scenario_hash"))
+
+    sections = [
+        "<h2>Headline numbers</h2>",
+        _headline_html(summary),
+        "<h2>Installed stock by actor</h2>",
+        '<p class="note">Median line; shaded bands hold the central 50% (p25–p75) and 90% (p5–p95) of '
+        "samples. Log scale.</p>",
+        _figure_html(figures.fan_chart(dataset), "fig-stock"),
+        "<h2>China's acquisitions by channel</h2>",
+        '<p class="note">Bars are the median of each channel, stacked; a stack of medians is not the median '
+        "of the total, which is marked separately. The dashed line is compute Chinese firms rent abroad "
+        "(a December stock, not an annual flow): it is used, not owned, and is reported apart from the owned "
+        "channels.</p>",
+        _figure_html(figures.china_channels(dataset), "fig-china-channels"),
+        "<h2>Years behind: China vs the US (installed stock)</h2>",
+    ]
+    if years_behind is None:
+        sections.append(
+            '<p class="note">Years-behind data was not provided for this run; figure omitted.</p>'
+        )
+    else:
+        years, censored = years_behind
+        sections.append(
+            '<p class="note">How many years earlier the US had the installed stock China has at '
+            "each date. Where that lies beyond the model horizon the value is only a lower "
+            "bound; those samples are shown apart and counted as censored.</p>"
+        )
+        sections.append(_figure_html(figures.years_behind_hist(years, censored), "fig-years-behind"))
+
+    cmd = f"computerace run {scenario} --samples {samples} --seed {seed}"
+    footer = (
+        f"<footer><p>Reproduce this report with:</p><pre><code>{_esc(cmd)}</code></pre>"
+        f"<p>computerace {_esc(version)}, scenario hash <code>{_esc(scenario_hash)}</code>, "
+        f"plotly {_esc(plotly.__version__)}. Same version, scenario and seed give identical results. "
+        "This page works offline.</p></footer>"
+    )
+
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>computerace forecast: {_esc(scenario)}</title>",
+            f"<style>{CSS}</style>",
+            f'<script type="text/javascript">{_plotlyjs()}</script>',
+            "</head>",
+            "<body>",
+            header,
+            *sections,
+            footer,
+            "</body>",
+            "</html>",
+        ]
+    )

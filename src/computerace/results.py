@@ -1,0 +1,112 @@
+"""The Run: an xarray Dataset plus its manifest; summary() and atomic save()."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+FILES = ("summary.json", "run.nc", "quantiles.csv", "manifest.json", "report.html")
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over `path`.
+
+    An interrupted write leaves either the old file or none, never a partial one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
+
+
+class Run:
+    """Results of one scenario run: `dataset` (xarray), `manifest` (dict), `summary()`, `save(dir)`."""
+
+    def __init__(self, dataset: xr.Dataset, manifest: dict[str, Any], scenario: Any = None) -> None:
+        self.dataset = dataset
+        self.manifest = manifest
+        self.scenario = scenario
+        dataset.attrs["manifest"] = json.dumps(manifest, default=_json_default, sort_keys=True)
+        dataset.attrs["conventions"] = "computerace run; H100e = dense BF16 relative to H100 SXM"
+
+    @cached_property
+    def _summary(self) -> dict[str, Any]:
+        from .analysis.metrics import summary
+
+        return summary(self.dataset, self.manifest)
+
+    def summary(self) -> dict[str, Any]:
+        """Quantiles of the headline metrics and the probabilities (the summary.json layout)."""
+        return self._summary
+
+    def years_behind(self) -> tuple[xr.DataArray, xr.DataArray]:
+        from .analysis.metrics import years_behind_stock
+
+        return years_behind_stock(self.dataset)
+
+    def quantiles_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["metric", "key", "date", "p5", "p50", "p95", "mean", "unit"])
+        units = {"stock_h100e": "H100e", "additions_h100e": "H100e/year", "operational_h100e": "H100e",
+                 "power_gw": "GW", "remote_h100e": "H100e", "china_share": "fraction",
+                 "us_to_china_ratio": "ratio", "years_behind_stock": "years"}
+        for metric, keys in self.summary()["metrics"].items():
+            for key, dates in keys.items():
+                for date, q in dates.items():
+                    w.writerow([metric, key, date] + [repr(float(q[k])) for k in ("p5", "p50", "p95", "mean")]
+                               + [units.get(metric, "")])
+        return buf.getvalue()
+
+    def report_html(self) -> str:
+        from .report import render_report
+
+        return render_report(self.dataset, self.summary(), self.manifest, years_behind=self.years_behind())
+
+    def save(self, out_dir: str | Path, report: bool = True) -> dict[str, Path]:
+        """Write summary.json, run.nc, quantiles.csv, manifest.json and report.html atomically."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {name: out / name for name in FILES}
+        atomic_write(paths["summary.json"], json.dumps(self.summary(), indent=1, default=_json_default) + "\n")
+        atomic_write(paths["quantiles.csv"], self.quantiles_csv())
+        atomic_write(paths["manifest.json"], json.dumps(self.manifest, indent=1, default=_json_default) + "\n")
+        enc = {v: {"zlib": True, "complevel": 4, "shuffle": True} for v in self.dataset.data_vars}
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=".run.nc.", suffix=".tmp")
+        os.close(fd)
+        try:
+            ds = self.dataset.copy()
+            ds["taiwan_event_year"] = ds["taiwan_event_year"].where(np.isfinite(ds["taiwan_event_year"]), 1e9)
+            ds["taiwan_event_year"].attrs["note"] = "1e9 means no disruption within the horizon"
+            ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
+            os.replace(tmp, paths["run.nc"])
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if report:
+            atomic_write(paths["report.html"], self.report_html())
+        else:
+            paths.pop("report.html")
+        return paths

@@ -1,0 +1,145 @@
+"""Find, read, merge (extends) and override scenario files, then validate them into a Scenario."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ScenarioError, did_you_mean
+from .schema import ENTRY_KEYS, Scenario, build, param_specs
+from .yamlio import Lines, read_yaml_file
+
+
+def preset_dir() -> Path:
+    return Path(str(resources.files("computerace").joinpath("data", "scenarios")))
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+
+
+def _locate(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    s = str(name_or_path)
+    p = Path(s)
+    if relative_to is not None and not p.is_absolute():
+        rel = relative_to.parent / p
+        if rel.exists():
+            return rel
+    if p.exists() or s.endswith((".yaml", ".yml")) or "/" in s:
+        return p  # a path (read_yaml_file reports a missing one)
+    if (preset_dir() / f"{s}.yaml").exists():
+        return preset_dir() / f"{s}.yaml"
+    hint = did_you_mean(s, presets())
+    raise ScenarioError(f"'{s}' is neither a preset nor a scenario file",
+                        fix=(hint + " " if hint else "") + "run 'computerace presets' to list presets, "
+                        "or give a path ending in .yaml")
+
+
+def _merge(parent: dict[str, Any], child: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """Deep merge. A parameter whose value the child changes drops the parent's source/assumption/note."""
+    out = copy.deepcopy(parent)
+    for k, v in child.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            if depth == 1 and "value" in v:  # section.parameter level
+                base = {kk: vv for kk, vv in out[k].items() if kk not in ("source", "assumption", "note", "value")}
+                base.update(copy.deepcopy(v))
+                out[k] = base
+            else:
+                out[k] = _merge(out[k], v, depth + 1)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read_tree(name_or_path: str | Path, chain: tuple[Path, ...] = (), relative_to: Path | None = None
+               ) -> tuple[dict[str, Any], Lines, Path]:
+    path = _locate(name_or_path, relative_to)
+    rp = path.resolve()
+    if rp in chain:
+        raise ScenarioError("'extends' forms a cycle", file=str(path),
+                            found=" -> ".join(str(c) for c in chain + (rp,)), fix="remove one 'extends'")
+    data, lines = read_yaml_file(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario is a YAML mapping of keys", file=str(path), line=1,
+                            fix="start from 'extends: baseline' and override keys")
+    # A changed value must bring its own source or assumption.
+    for sec, body in data.items():
+        if isinstance(body, dict) and sec not in ("horizon",):
+            for name, item in body.items():
+                if isinstance(item, dict) and "value" in item and not ({"source", "assumption"} & set(item)):
+                    f, ln = lines.get((sec, name), (str(path), None))
+                    raise ScenarioError("a changed value needs its own source or assumption", file=f, line=ln,
+                                        key=f"{sec}.{name}", fix="add 'source: <id>' or 'assumption: <why>'")
+    ext = data.pop("extends", None)
+    if ext is None:
+        return data, lines, path
+    if not isinstance(ext, str):
+        f, ln = lines.get(("extends",), (str(path), None))
+        raise ScenarioError("extends names one preset or file", file=f, line=ln, key="extends",
+                            found=repr(ext), fix="extends: baseline")
+    try:
+        pdata, plines, _ = _read_tree(ext, chain + (rp,), relative_to=path)
+    except ScenarioError as e:
+        if e.file is None:
+            f, ln = lines.get(("extends",), (str(path), None))
+            e.file, e.line, e.key = f, ln, "extends"
+            e.args = (e.render(),)
+        raise
+    merged = _merge(pdata, data)
+    merged_lines = dict(plines)
+    merged_lines.update(lines)
+    if "name" not in data:
+        merged["name"] = path.stem
+    return merged, merged_lines, path
+
+
+def parse_override_value(text: str) -> Any:
+    """A --set value as YAML ('1.5' -> 1.5, '1 to 2' -> '1 to 2', '{uniform: {low: 1, high: 2}}')."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]) -> None:
+    specs = param_specs()
+    for key, value in overrides.items():
+        where = f"--set {key}"
+        parts = key.split(".")
+        if key in ("name", "description", "ci"):
+            raw[key] = value
+            continue
+        if parts[0] == "horizon" and len(parts) == 2 and parts[1] in ("start", "end"):
+            raw.setdefault("horizon", {})[parts[1]] = str(value)
+            lines[tuple(parts)] = (where, None)  # type: ignore[assignment]
+            continue
+        pkey = ".".join(parts[:2])
+        field = parts[2] if len(parts) == 3 else "value"
+        if pkey not in specs or len(parts) > 3 or field not in ENTRY_KEYS:
+            hint = did_you_mean(pkey, specs)
+            raise ScenarioError("unknown key to set", file=where, key=key,
+                                expected="section.parameter (e.g. channels.smuggled_share) or horizon.end",
+                                fix=(hint + " " if hint else "") + "run 'computerace run --help' or see docs/parameters.md")
+        entry = raw.setdefault(parts[0], {}).setdefault(parts[1], {"unit": specs[pkey].unit})
+        entry[field] = value
+        if field == "value":
+            entry.pop("source", None)
+            entry["assumption"] = f"set on the command line: {key}={value}"
+        lines[tuple(parts[:2])] = (where, None)  # type: ignore[assignment]
+
+
+def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load a preset or YAML file, resolve `extends`, apply overrides and validate."""
+    from ..catalog import source_ids
+
+    raw, lines, path = _read_tree(name_or_path)
+    if overrides:
+        apply_overrides(raw, lines, dict(overrides))
+    origin = str(name_or_path)
+    return build(raw, lines, origin, source_ids())

@@ -1,0 +1,385 @@
+"""The scenario schema: which keys exist (params.csv), their units and ranges, and validation.
+
+The parameter table is data (params.csv: key, unit, kind, min, max, description); docs, error hints
+and validation all come from it. A scenario entry looks like::
+
+    supply:
+      chip_efficiency_growth_per_year:
+        value: 1.25 to 1.45          # or a number, a distribution mapping, by_year or schedule
+        unit: x/year
+        source: ai2027-compute        # an id in data/sources.csv ...
+        # assumption: "why this value"  # ... or the reasoning, when no source exists
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ..errors import ScenarioError, did_you_mean
+from . import distributions as D
+from .yamlio import Lines
+
+TOP_KEYS = ("name", "description", "extends", "horizon", "ci", "correlations")
+ENTRY_KEYS = ("value", "unit", "source", "assumption", "note", "ci", "interpolate")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    key: str
+    unit: str
+    kind: Literal["scalar", "series"]
+    min: float
+    max: float
+    description: str
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".", 1)[0]
+
+
+@lru_cache(maxsize=1)
+def param_specs() -> dict[str, ParamSpec]:
+    text = resources.files("computerace.scenario").joinpath("params.csv").read_text(encoding="utf-8")
+    out = {}
+    for row in csv.DictReader(text.splitlines()):
+        out[row["key"]] = ParamSpec(row["key"], row["unit"], row["kind"], float(row["min"]),  # type: ignore[arg-type]
+                                    float(row["max"]), row["description"])
+    return out
+
+
+def sections() -> list[str]:
+    return sorted({s.section for s in param_specs().values()})
+
+
+# --------------------------------------------------------------------------------------- models
+class Entry(BaseModel):
+    """One parameter as written in YAML (before the value is parsed into distributions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: Any
+    unit: str
+    source: str | list[str] | None = None
+    assumption: str | None = None
+    note: str | None = None
+    ci: float | None = None
+    interpolate: Literal["log", "linear"] | None = None
+
+    @field_validator("assumption")
+    @classmethod
+    def _reasoned(cls, v: str | None) -> str | None:
+        if v is not None and len(v.strip()) < 10:
+            raise ValueError("an assumption states its reasoning in a sentence (at least 10 characters)")
+        return v
+
+
+class Horizon(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: str = "2022-01"
+    end: str = "2040-12"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _month(cls, v: Any) -> str:
+        s = str(v)
+        if not re.fullmatch(r"\d{4}-\d{2}", s) or not 1 <= int(s[5:]) <= 12:
+            raise ValueError(f"a month as YYYY-MM (quote it in YAML), found {v!r}")
+        return s
+
+
+class Correlation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    between: tuple[str, str]
+    rho: float
+    source: str | None = None
+    assumption: str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """A time-varying value: distributions at knot times, drawn comonotonically (one quantile).
+
+    `times` are fractional years. by_year knots sit mid-year (Y + 0.5) and are interpolated
+    (log-linear for positive values unless `interpolate: linear`); schedule knots are month starts
+    and hold until the next one (piecewise constant). Flat beyond the first and last knot.
+    """
+
+    times: tuple[float, ...]
+    dists: tuple[D.Dist, ...]
+    mode: Literal["log", "linear", "step"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    spec: ParamSpec
+    value: D.Dist | Series
+    source: tuple[str, ...]
+    assumption: str | None
+    note: str | None
+    file: str
+    line: int | None
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def uncertain(self) -> bool:
+        if isinstance(self.value, Series):
+            return any(not d.is_point for d in self.value.dists)
+        return not self.value.is_point
+
+
+class Scenario(BaseModel):
+    """A validated scenario: parameters with parsed distributions, correlations, horizon."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    name: str
+    description: str
+    origin: str
+    horizon: Horizon
+    ci: float
+    parameters: dict[str, Parameter]
+    correlations: list[Correlation]
+    resolved: dict[str, Any]
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps(self.resolved, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def months(self) -> np.ndarray:
+        return np.arange(np.datetime64(self.horizon.start, "M"), np.datetime64(self.horizon.end, "M") + 1)
+
+    def sources_used(self) -> set[str]:
+        ids = {s for p in self.parameters.values() for s in p.source}
+        return ids | {c.source for c in self.correlations if c.source}
+
+
+# ----------------------------------------------------------------------------------- validation
+def _loc(lines: Lines, path: tuple[str, ...]) -> tuple[str | None, int | None]:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get((), (None, None))
+
+
+def _pydantic_error(e: ValidationError, lines: Lines, base: tuple[str, ...],
+                    allowed: tuple[str, ...] = ENTRY_KEYS) -> ScenarioError:
+    err = e.errors()[0]
+    path = base + tuple(str(x) for x in err["loc"])
+    file, line = _loc(lines, path)
+    if err["type"] == "extra_forbidden":
+        hint = did_you_mean(str(err["loc"][-1]), allowed)
+        return ScenarioError("unknown key", file=file, line=line, key=".".join(path),
+                             expected="one of " + ", ".join(allowed),
+                             fix=(hint + " " if hint else "") + "remove or rename the key")
+    if err["type"] == "missing":
+        return ScenarioError("required key missing", file=file, line=line, key=".".join(path),
+                             fix=f"add '{err['loc'][-1]}:' here")
+    return ScenarioError(err["msg"], file=file, line=line, key=".".join(path),
+                         found=repr(err.get("input"))[:80])
+
+
+def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, line: int | None
+                 ) -> D.Dist | Series:
+    ci = entry.ci if entry.ci is not None else ci
+    v = entry.value
+
+    def dist(x: Any) -> D.Dist:
+        try:
+            d = D.parse(x, ci)
+        except D.DistError as e:
+            raise ScenarioError("not a valid value", file=file, line=line, key=spec.key, expected=str(e),
+                                found=repr(x)[:80], fix="see docs/scenarios.md for the value forms") from None
+        lo, hi = d.bounds()
+        if lo < spec.min or hi > spec.max:
+            raise ScenarioError("value outside the valid range", file=file, line=line, key=spec.key,
+                                expected=f"values in [{spec.min:g}, {spec.max:g}] {spec.unit}",
+                                found=f"{x} (0.1%-99.9% range {lo:.4g} .. {hi:.4g})",
+                                fix="check the unit and magnitude, or narrow the distribution")
+        return d
+
+    if isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("by_year", "schedule"):
+        kind, body = next(iter(v.items()))
+        if spec.kind != "series":
+            raise ScenarioError(f"'{kind}' is only for time-varying keys; this key is one value", file=file,
+                                line=line, key=spec.key, fix="give a single number or distribution")
+        if not isinstance(body, dict) or not body:
+            raise ScenarioError(f"'{kind}' needs a mapping of times to values", file=file, line=line,
+                                key=spec.key, fix=f"e.g. {kind}: {{2024: 1.5, 2030: '1.1 to 1.3'}}")
+        knots = []
+        for t, x in body.items():
+            ts = str(t)
+            if kind == "by_year" and re.fullmatch(r"\d{4}", ts):
+                knots.append((int(ts) + 0.5, dist(x)))
+            elif kind == "schedule" and re.fullmatch(r"\d{4}-\d{2}", ts) and 1 <= int(ts[5:]) <= 12:
+                knots.append((int(ts[:4]) + (int(ts[5:]) - 1) / 12, dist(x)))
+            else:
+                raise ScenarioError(f"bad time '{ts}' in {kind}", file=file, line=line, key=spec.key,
+                                    expected="a year YYYY" if kind == "by_year" else "a month 'YYYY-MM' (quoted)",
+                                    found=ts, fix="use increasing years or months as keys")
+        times = [k[0] for k in knots]
+        if times != sorted(times) or len(set(times)) != len(times):
+            raise ScenarioError(f"{kind} times must increase", file=file, line=line, key=spec.key,
+                                found=", ".join(map(str, body)), fix="list each time once, in order")
+        dists = tuple(k[1] for k in knots)
+        if kind == "schedule":
+            mode = "step"
+        elif entry.interpolate:
+            mode = entry.interpolate
+        else:
+            mode = "log" if all(d.bounds()[0] > 0 for d in dists) else "linear"
+        return Series(tuple(times), dists, mode)  # type: ignore[arg-type]
+    return dist(v)
+
+
+def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) -> Scenario:
+    """Validate a merged scenario tree and return a Scenario. Every problem is a ScenarioError."""
+    specs = param_specs()
+    secs = sections()
+    file0, _ = lines.get((), (origin, None))
+    if not isinstance(raw, dict):
+        raise ScenarioError("a scenario is a YAML mapping of keys", file=file0, line=1,
+                            fix="start from 'extends: baseline' and override keys")
+    for k in raw:
+        if k not in TOP_KEYS and k not in secs:
+            file, line = _loc(lines, (k,))
+            hint = did_you_mean(k, list(TOP_KEYS) + secs)
+            raise ScenarioError("unknown top-level key", file=file, line=line, key=k,
+                                expected="one of " + ", ".join(list(TOP_KEYS) + secs),
+                                fix=(hint + " " if hint else "") + "remove or rename the key")
+    try:
+        horizon = Horizon(**(raw.get("horizon") or {}))
+    except ValidationError as e:
+        raise _pydantic_error(e, lines, ("horizon",), ("start", "end")) from None
+    except TypeError:
+        file, line = _loc(lines, ("horizon",))
+        raise ScenarioError("horizon is a mapping", file=file, line=line, key="horizon",
+                            fix="horizon: {start: '2022-01', end: '2040-12'}") from None
+    if horizon.end < horizon.start:
+        file, line = _loc(lines, ("horizon",))
+        raise ScenarioError("horizon ends before it starts", file=file, line=line, key="horizon",
+                            found=f"{horizon.start} .. {horizon.end}", fix="swap start and end")
+    ci = raw.get("ci", 90)
+    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 100:
+        file, line = _loc(lines, ("ci",))
+        raise ScenarioError("ci is the default interval level in percent", file=file, line=line, key="ci",
+                            expected="a number between 0 and 100 (90 means 'a to b' is a 90% interval)",
+                            found=repr(ci), fix="ci: 90")
+
+    params: dict[str, Parameter] = {}
+    for sec in secs:
+        body = raw.get(sec)
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            file, line = _loc(lines, (sec,))
+            raise ScenarioError("a section is a mapping of parameters", file=file, line=line, key=sec,
+                                found=repr(body)[:60], fix=f"indent the parameters of '{sec}' under it")
+        names = [k.split(".", 1)[1] for k in specs if k.startswith(sec + ".")]
+        for name, item in body.items():
+            key = f"{sec}.{name}"
+            file, line = _loc(lines, (sec, name))
+            if key not in specs:
+                hint = did_you_mean(name, names)
+                raise ScenarioError("unknown parameter", file=file, line=line, key=key,
+                                    expected=f"a parameter of '{sec}': " + ", ".join(sorted(names)),
+                                    fix=(hint + " " if hint else "") + "see docs/parameters.md for every key")
+            spec = specs[key]
+            if not isinstance(item, dict):
+                raise ScenarioError("a parameter is a mapping with value, unit and source or assumption",
+                                    file=file, line=line, key=key, found=repr(item)[:60],
+                                    fix=f"{name}: {{value: {item!r}, unit: {spec.unit}, assumption: '...'}}")
+            try:
+                entry = Entry(**item)
+            except ValidationError as e:
+                raise _pydantic_error(e, lines, (sec, name)) from None
+            if entry.unit != spec.unit:
+                raise ScenarioError("wrong unit", file=file, line=line, key=key, expected=spec.unit,
+                                    found=entry.unit, fix=f"convert the value to {spec.unit} and write 'unit: {spec.unit}'")
+            ids = (entry.source,) if isinstance(entry.source, str) else tuple(entry.source or ())
+            if not ids and not entry.assumption:
+                raise ScenarioError("every number needs a 'source' or an 'assumption'", file=file,
+                                    line=line, key=key, found="neither",
+                                    fix="add 'source: <id in data/sources.csv>' or 'assumption: <your reasoning>'")
+            for sid in ids:
+                if sid not in source_ids:
+                    hint = did_you_mean(sid, source_ids)
+                    raise ScenarioError("unknown source id", file=file, line=line, key=key + ".source",
+                                        found=sid, fix=(hint + " " if hint else "")
+                                        + "add the source to data/sources.csv or run 'computerace data sources'")
+            value = _parse_value(spec, entry, float(ci), file, line)
+            params[key] = Parameter(spec, value, ids, entry.assumption, entry.note, file or origin, line)
+    missing = [k for k in specs if k not in params]
+    if missing:
+        raise ScenarioError("parameters missing", file=file0, line=1, key=missing[0],
+                            expected="every parameter of the model", found=f"{len(missing)} missing: "
+                            + ", ".join(missing[:4]) + (" ..." if len(missing) > 4 else ""),
+                            fix="start the file with 'extends: baseline' to inherit the rest")
+    corrs = _correlations(raw.get("correlations") or [], lines, params, source_ids)
+    name = str(raw.get("name") or origin)
+    return Scenario(name=name, description=str(raw.get("description", "")), origin=origin, horizon=horizon,
+                    ci=float(ci), parameters=params, correlations=corrs, resolved=raw)
+
+
+def _correlations(items: Any, lines: Lines, params: dict[str, Parameter], source_ids: set[str]
+                  ) -> list[Correlation]:
+    file, line = _loc(lines, ("correlations",))
+    if not isinstance(items, list):
+        raise ScenarioError("correlations is a list", file=file, line=line, key="correlations",
+                            fix="- {between: [supply.x, finance.y], rho: 0.5, assumption: '...'}")
+    out = []
+    for i, item in enumerate(items):
+        f, ln = _loc(lines, ("correlations", str(i)))
+        try:
+            c = Correlation(**item) if isinstance(item, dict) else Correlation.model_validate(item)
+        except ValidationError as e:
+            raise _pydantic_error(e, lines, ("correlations", str(i)), ("between", "rho", "source", "assumption")) from None
+        for k in c.between:
+            if k not in params:
+                hint = did_you_mean(k, params)
+                raise ScenarioError("correlation names an unknown parameter", file=f, line=ln,
+                                    key=f"correlations[{i}]", found=k, fix=hint or "use a 'section.key' name")
+            if not params[k].uncertain:
+                raise ScenarioError("correlation names a parameter with a point value", file=f, line=ln,
+                                    key=f"correlations[{i}]", found=k,
+                                    fix="give it a distribution or drop the correlation")
+        if c.between[0] == c.between[1] or not -1 < c.rho < 1:
+            raise ScenarioError("a correlation links two different parameters with -1 < rho < 1", file=f,
+                                line=ln, key=f"correlations[{i}]", found=f"{c.between}, rho={c.rho}")
+        if bool(c.source) == bool(c.assumption) or (c.source and c.source not in source_ids):
+            raise ScenarioError("a correlation needs one known 'source' or an 'assumption'", file=f, line=ln,
+                                key=f"correlations[{i}]", fix="add 'assumption: <your reasoning>'")
+        out.append(c)
+    if out:
+        keys, m = correlation_matrix(out)
+        eig = np.linalg.eigvalsh(m)
+        if eig.min() <= 1e-10:
+            raise ScenarioError("the correlations are not jointly possible (matrix not positive definite)",
+                                file=file, line=line, key="correlations",
+                                found=f"smallest eigenvalue {eig.min():.3g} among {', '.join(keys)}",
+                                fix="weaken one of the correlations; computerace never adjusts them silently")
+    return out
+
+
+def correlation_matrix(corrs: list[Correlation]) -> tuple[list[str], np.ndarray]:
+    """Pearson correlations of the copula's normals from Spearman rank correlations: 2 sin(pi rho / 6)."""
+    keys = sorted({k for c in corrs for k in c.between})
+    idx = {k: i for i, k in enumerate(keys)}
+    m = np.eye(len(keys))
+    for c in corrs:
+        i, j = idx[c.between[0]], idx[c.between[1]]
+        m[i, j] = m[j, i] = 2 * math.sin(math.pi * c.rho / 6)
+    return keys, m

@@ -1,0 +1,246 @@
+"""The offline HTML report and its figures, on a small synthetic dataset (no engine needed)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from computerace.report import figures
+from computerace.report.html import CONDITIONAL_SENTENCE, fmt_number, render_report
+
+N = 200
+ACTORS = ["US", "China", "RoW"]
+CHANNELS = ["domestic", "legal_import", "smuggled", "proxy_fab"]
+
+
+def _synthetic(n: int = N, seed: int = 1) -> xr.Dataset:
+    """Lognormal stocks growing exponentially, with a different growth rate per sample and actor."""
+    rng = np.random.default_rng(seed)
+    months = np.arange(np.datetime64("2022-01"), np.datetime64("2041-01")).astype("datetime64[ns]")
+    years = np.arange(2022, 2041)
+    t = np.arange(months.size) / 12.0
+    base = np.array([4e5, 1e5, 2e5])
+    growth = rng.normal([0.45, 0.55, 0.35], 0.08, size=(n, 3))
+    noise = rng.lognormal(0.0, 0.3, size=(n, 1, 3))
+    stock = (base * noise * np.exp(growth[:, None, :] * t[None, :, None])).astype(np.float32)
+    ch_share = rng.dirichlet([4, 3, 1, 1], size=n)
+    china_stock = (stock[:, :, 1:2] * ch_share[:, None, :]).astype(np.float32)
+    remote = (0.2 * stock[:, :, 1] * rng.lognormal(0, 0.5, size=(n, 1))).astype(np.float32)
+    adds = rng.lognormal(np.log(base) + 0.4 * (years[:, None] - 2022), 0.5, size=(n, years.size, 3))
+    china_adds = rng.lognormal(
+        np.log([5e4, 3e4, 1e4, 5e3]) + 0.3 * (years[:, None] - 2022), 0.6, size=(n, years.size, 4)
+    )
+    return xr.Dataset(
+        {
+            "stock_h100e": (("sample", "month", "actor"), stock),
+            "china_stock_h100e": (("sample", "month", "channel"), china_stock),
+            "china_remote_h100e": (("sample", "month"), remote),
+            "operational_h100e": (("sample", "month", "actor"), 0.9 * stock),
+            "power_gw": (("sample", "month", "actor"), (stock * 1.4e-6).astype(np.float32)),
+            "additions_h100e": (("sample", "year", "actor"), adds.astype(np.float32)),
+            "china_additions_h100e": (("sample", "year", "channel"), china_adds.astype(np.float32)),
+        },
+        coords={"sample": np.arange(n), "month": months, "actor": ACTORS, "channel": CHANNELS, "year": years},
+    )
+
+
+def _years_behind(ds: xr.Dataset, seed: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
+    rng = np.random.default_rng(seed)
+    shape = (ds.sizes["sample"], ds.sizes["month"])
+    years = xr.DataArray(
+        rng.normal(3.0, 1.5, size=shape),
+        dims=("sample", "month"),
+        coords={"sample": ds["sample"], "month": ds["month"]},
+    )
+    # Censoring share rises over time, so each date has its own fraction.
+    p = np.linspace(0.02, 0.6, shape[1])
+    censored = xr.DataArray(
+        rng.random(shape) < p, dims=("sample", "month"), coords={"sample": ds["sample"], "month": ds["month"]}
+    )
+    return years, censored
+
+
+def _summary() -> dict:
+    def q(p50: float) -> dict:
+        return {"p5": p50 / 3, "p50": p50, "p95": p50 * 3, "mean": p50 * 1.1}
+
+    stock = {
+        a: {f"{y}-12": q(v * 10 ** (0.2 * (y - 2025))) for y in (2025, 2030, 2035, 2040)}
+        for a, v in (("US", 1_234_567), ("China", 45_600), ("RoW", 987_000))
+    }
+    return {
+        "scenario": "baseline",
+        "seed": 7,
+        "samples": N,
+        "version": "0.1.0",
+        "scenario_hash": "abc123",
+        "metrics": {
+            "stock_h100e": stock,
+            "china_share": {"World": {"2030-12": {"p5": 0.1, "p50": 0.2, "p95": 0.3, "mean": 0.2}}},
+            "us_to_china_ratio": {"US/China": {"2030-12": {"p5": 1.5, "p50": 4.0, "p95": 9.0, "mean": 4.5}}},
+        },
+        "probabilities": {"china_overtakes_us_stock_by": {"2030": 0.05, "2035": 0.125, "2040": 0.25}},
+    }
+
+
+def _manifest() -> dict:
+    return {
+        "scenario": "baseline",
+        "seed": 7,
+        "samples": N,
+        "version": "0.1.0",
+        "scenario_hash": "abc123",
+        "catalog_version": "cat-2026.1",
+        "horizon": {"start": "2022-01", "end": "2040-12"},
+        "description": "Central case <with> & markup",
+    }
+
+
+@pytest.fixture(scope="module")
+def ds() -> xr.Dataset:
+    return _synthetic()
+
+
+@pytest.fixture(scope="module")
+def page(ds: xr.Dataset) -> str:
+    return render_report(ds, _summary(), _manifest(), years_behind=_years_behind(ds))
+
+
+def test_plotlyjs_embedded_exactly_once_and_no_remote_scripts(page: str) -> None:
+    from plotly.offline import get_plotlyjs
+
+    assert page.count(get_plotlyjs()) == 1
+    assert page.count("plotly.js v") == 1  # the bundle's banner: no second copy under another form
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I)
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
+    # Outside the embedded bundle (whose config defaults mention a topojson CDN used only by maps),
+    # the page references no web address at all.
+    rest = page.replace(get_plotlyjs(), "")
+    assert "cdn.plot.ly" not in rest
+    assert not re.search(r"https?://", rest)
+    assert page.count("Plotly.newPlot(") == 3
+
+
+def test_header_names_run_and_escapes_text(page: str) -> None:
+    assert "<title>computerace forecast: baseline</title>" in page
+    assert "<h1>computerace forecast: baseline</h1>" in page
+    for label, value in (
+        ("Seed", "7"),
+        ("Samples", "200"),
+        ("Scenario hash", "abc123"),
+        ("Catalog version", "cat-2026.1"),
+        ("Horizon", "2022-01 to 2040-12"),
+    ):
+        assert f"<tr><th>{label}</th><td>{value}</td></tr>" in page
+    assert "Central case &lt;with&gt; &amp; markup" in page
+    assert "Central case <with>" not in page
+
+
+def test_conditional_sentence_present(page: str) -> None:
+    import html
+
+    assert "not a prediction of what will happen" in CONDITIONAL_SENTENCE
+    assert html.escape(CONDITIONAL_SENTENCE) in page
+
+
+def test_footer_reproduce_command(page: str) -> None:
+    assert "computerace run baseline --samples 200 --seed 7" in page
+
+
+def test_fan_chart_median_matches_numpy(ds: xr.Dataset) -> None:
+    fig = figures.fan_chart(ds)
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.title.text == "H100e (dense BF16)"
+    traces = {t.name: t for t in fig.data}
+    stock = ds["stock_h100e"].values
+    for i, actor in enumerate(ACTORS):
+        for m in (0, 100, 227):
+            expected = np.median(stock[:, m, i].astype(np.float64))
+            assert traces[f"{actor} median"].y[m] == pytest.approx(expected, rel=1e-9)
+            assert traces[f"{actor} 5-95%"].y[m] == pytest.approx(
+                np.quantile(stock[:, m, i].astype(np.float64), 0.95), rel=1e-9
+            )
+            assert traces[f"{actor} p25"].y[m] < expected < traces[f"{actor} 25-75%"].y[m]
+    assert traces["China median"].x[100] == "2030-05-01"
+
+
+def test_stacked_bars_are_per_channel_medians(ds: xr.Dataset) -> None:
+    fig = figures.china_channels(ds)
+    assert fig.layout.barmode == "stack"
+    bars = {t.meta: t for t in fig.data if t.type == "bar"}
+    assert set(bars) == set(CHANNELS)
+    adds = ds["china_additions_h100e"].values
+    for j, ch in enumerate(CHANNELS):
+        np.testing.assert_allclose(bars[ch].y, np.median(adds[:, :, j].astype(np.float64), axis=0), rtol=1e-9)
+        assert list(bars[ch].x) == list(range(2022, 2041))
+    remote = next(t for t in fig.data if t.meta == "remote")
+    assert remote.line.dash == "dash"
+    assert "not owned" in remote.name
+    dec = ds["china_remote_h100e"].sel(month=ds["month"].dt.month == 12)
+    np.testing.assert_allclose(remote.y, np.median(dec.values.astype(np.float64), axis=0), rtol=1e-9)
+    assert list(remote.x) == list(range(2022, 2041))
+
+
+def test_years_behind_censored_fractions_annotated(ds: xr.Dataset) -> None:
+    years, censored = _years_behind(ds)
+    fig = figures.years_behind_hist(years, censored)
+    notes = {a.name: a.text for a in fig.layout.annotations if a.name}
+    fracs = []
+    for d in ("2025-12", "2030-12", "2035-12", "2040-12"):
+        expected = censored.sel(month=np.datetime64(f"{d}-01")).values.mean()
+        fracs.append(expected)
+        m = re.search(r"censored: ([\d.]+)%", notes[f"censored {d}"])
+        assert m, notes
+        assert float(m.group(1)) == pytest.approx(100 * expected, abs=0.05)
+    assert len(set(np.round(fracs, 3))) == 4  # the dates really differ, so a mix-up would be caught
+    # Histogram shares (observed + censored) sum to one at each date.
+    for d in ("2025-12", "2040-12"):
+        total = sum(np.sum(t.y) for t in fig.data if t.meta in (f"{d} observed", f"{d} censored"))
+        assert total == pytest.approx(1.0)
+        cens = sum(np.sum(t.y) for t in fig.data if t.meta == f"{d} censored")
+        assert cens == pytest.approx(censored.sel(month=np.datetime64(f"{d}-01")).values.mean())
+
+
+def test_render_is_deterministic(ds: xr.Dataset, page: str) -> None:
+    assert render_report(ds, _summary(), _manifest(), years_behind=_years_behind(ds)) == page
+
+
+def test_years_behind_missing_gives_note(ds: xr.Dataset) -> None:
+    page = render_report(ds, _summary(), _manifest(), years_behind=None)
+    assert "Years-behind data was not provided" in page
+    assert page.count("Plotly.newPlot(") == 2
+
+
+def test_headline_table(page: str) -> None:
+    assert "Installed stock, US (H100e)" in page
+    assert "1.23M" in page and "45.6k" in page  # Dec 2025 medians
+    assert "20.0%" in page  # china_share p50
+    assert "4×" in page  # us_to_china_ratio p50
+    assert "12.5%" in page  # P(overtake by 2035)
+    for y in ("2025", "2030", "2035", "2040"):
+        assert f"<th>Dec {y}</th>" in page
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (0, "0"),
+        (0.456, "0.456"),
+        (999, "999"),
+        (999.96, "1.00k"),
+        (1000, "1.00k"),
+        (45_600, "45.6k"),
+        (123_456, "123k"),
+        (999_999, "1.00M"),
+        (1_234_567, "1.23M"),
+        (2.5e9, "2.50B"),
+        (-45_600, "-45.6k"),
+        (float("nan"), "—"),
+        (None, "—"),
+    ],
+)
+def test_fmt_number(value: float | None, text: str) -> None:
+    assert fmt_number(value) == text
