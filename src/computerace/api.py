@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from . import __version__
 from .errors import UserError
 from .scenario import Scenario, load_scenario
 
-DEFAULT_CHUNK = 5000
+DEFAULT_CHUNK = 2500
 
 
 def resolve(scenario: Scenario | str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -65,18 +67,28 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "taiwan_event_year": np.empty(samples),
         "euv_year": np.empty(samples),
     }
-    for start in range(0, samples, chunk):
+    truncated: dict[str, int] = {}
+
+    direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
+              "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e")
+
+    def one(start: int) -> tuple[int, Any]:
         n = min(chunk, samples - start)
         d = draw(sc, n, seed, start)
         cb = (lambda m, n=n: progress(n)) if progress is not None else None
-        out = simulate(d, cb)
-        sl = slice(start, start + n)
-        for k in ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
-                  "taiwan_event_year", "euv_year"):
-            res[k][sl] = out[k]
-        for k in ("additions_h100e", "china_additions_h100e"):
-            res[k][sl] = out[k]
-        res["parameter_quantile"][sl] = np.stack([d.quantiles[k] for k in keys], axis=1)
+        simulate(d, cb, out={k: res[k][start:start + n] for k in direct})  # writes into the result arrays
+        return n, d
+
+    # Chunks are independent (their own random streams): two at a time use both cores, since numpy
+    # releases the GIL in array operations. Results land in fixed slices, so order does not matter.
+    starts = list(range(0, samples, chunk))
+    workers = max(1, min(len(starts), os.cpu_count() or 1, 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for start, (n, d) in zip(starts, pool.map(one, starts), strict=True):
+            for k, c in d.truncated.items():
+                truncated[k] = truncated.get(k, 0) + c
+            res["parameter_quantile"][start:start + n] = np.stack([d.quantiles[k] for k in keys], axis=1)
+            del d
 
     dims3 = ("sample", "month", "actor")
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
@@ -113,6 +125,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "h100e_basis": "dense BF16 FLOP/s relative to H100 SXM (989.4 TFLOP/s)",
         "conditional": "A forecast conditional on the scenario's assumptions, not an unconditional prediction.",
         "sources": sorted(sc.sources_used()),
+        "truncated_samples": dict(sorted(truncated.items())),
+        "truncated_note": "samples whose draw of a parameter fell outside its valid range (params.csv) "
+                          "and was clipped to it",
         "resolved_scenario": sc.resolved,
     }
     return Run(ds, manifest, sc)

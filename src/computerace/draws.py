@@ -17,7 +17,7 @@ knots from the same u (comonotonic) and is interpolated monthly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
@@ -46,6 +46,7 @@ class Draws:
     knots: dict[str, tuple[Series, np.ndarray]]
     quantiles: dict[str, np.ndarray]
     events: dict[str, np.ndarray]
+    truncated: dict[str, int] = field(default_factory=dict)
 
     def take(self, order: np.ndarray) -> Draws:
         """The same draws with samples reordered by `order` (a permutation of range(n))."""
@@ -53,7 +54,7 @@ class Draws:
                      {k: v[order] for k, v in self.scalars.items()},
                      {k: (s, v[order]) for k, (s, v) in self.knots.items()},
                      {k: v[order] for k, v in self.quantiles.items()},
-                     {k: v[order] for k, v in self.events.items()})
+                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated))
 
     def get(self, key: str) -> np.ndarray:
         """[sample] for a scalar parameter, [sample, month] for a time series."""
@@ -182,14 +183,26 @@ def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
     u = np.clip(u, 1e-12, 1 - 1e-12)
     months = scenario.months()
     t = month_years(months)
-    scalars, knots, quantiles = {}, {}, {}
+    scalars, knots, quantiles, truncated = {}, {}, {}, {}
+    specs = param_specs()
     for k in keys:
         p = scenario.parameters[k]
         uk = u[:, col[k]]
         quantiles[k] = uk
         if isinstance(p.value, Series):
-            knots[k] = (p.value, np.stack([d.ppf(uk) for d in p.value.dists], axis=1))
+            v = np.stack([d.ppf(uk) for d in p.value.dists], axis=1)
         else:
-            scalars[k] = p.value.ppf(uk)
+            v = p.value.ppf(uk)
+        # Distribution tails beyond a key's valid range are clipped to it, counted, and reported in the
+        # run's manifest: never silently dropped or redrawn (STYLE.md).
+        lo, hi = specs[k].min, specs[k].max
+        outside = (v < lo) | (v > hi)
+        if outside.any():
+            truncated[k] = int(outside.any(axis=1).sum() if v.ndim == 2 else outside.sum())
+            v = np.clip(v, lo, hi)
+        if isinstance(p.value, Series):
+            knots[k] = (p.value, v)
+        else:
+            scalars[k] = v
     events = {name: u[:, len(keys) + i] for i, name in enumerate(EVENT_STREAMS)}
-    return Draws(start, n, months, t, scalars, knots, quantiles, events)
+    return Draws(start, n, months, t, scalars, knots, quantiles, events, truncated)

@@ -29,10 +29,17 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_default(o: Any) -> Any:
@@ -62,9 +69,10 @@ class Run:
         return self._summary
 
     def years_behind(self) -> tuple[xr.DataArray, xr.DataArray]:
-        from .analysis.metrics import years_behind_stock
+        """Years behind (stock axis) at every December and the last month, with the censoring flags."""
+        from .analysis.metrics import report_months, years_behind_stock
 
-        return years_behind_stock(self.dataset)
+        return years_behind_stock(self.dataset, report_months(self.dataset))
 
     def quantiles_csv(self) -> str:
         buf = io.StringIO()
@@ -101,6 +109,7 @@ class Run:
             ds["taiwan_event_year"] = ds["taiwan_event_year"].where(np.isfinite(ds["taiwan_event_year"]), 1e9)
             ds["taiwan_event_year"].attrs["note"] = "1e9 means no disruption within the horizon"
             ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, paths["run.nc"])
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -29,22 +29,23 @@ def quantile_table(values: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _lag_months(lead: np.ndarray, lag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Months by which `lag` trails `lead`: for each (s, t), t - tau with runmax(lead)(tau) = lag(s, t).
+def _lag_months(lead: np.ndarray, lag: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Months by which `lag` trails `lead` at month indices `at`: t - tau with runmax(lead)(tau) = lag(t).
 
-    lead, lag: [sample, month], positive. Returns (months, censored) where censored marks values
-    below the lead's first month (months is then the lower bound t).
+    lead, lag: [sample, month], positive. Returns (months, censored), each [sample, len(at)]; censored
+    marks values below the lead's first month (months is then the lower bound t).
     """
     S, T = lead.shape
     runmax = np.maximum.accumulate(np.log(np.maximum(lead, 1e-30)), axis=1)
-    target = np.log(np.maximum(lag, 1e-30))
-    # One searchsorted over all samples: offset each sample's (non-decreasing) path by a large step.
-    span = max(float(np.ptp(runmax)), float(np.ptp(target))) + 10.0
+    target = np.log(np.maximum(lag[:, at], 1e-30))
+    first = runmax[:, :1]
+    # One searchsorted over all samples: offset each sample's non-decreasing path by a large step.
+    span = float(np.max(runmax - first)) + float(np.max(np.abs(target - first))) + 10.0
     offset = (np.arange(S) * span * 4)[:, None]
-    flat = (runmax + offset - runmax[:, :1]).ravel()
-    k = np.searchsorted(flat, (target + offset - runmax[:, :1]).ravel(), side="left").reshape(S, T)
+    flat = (runmax - first + offset).ravel()
+    k = np.searchsorted(flat, (target - first + offset).ravel(), side="left").reshape(target.shape)
     k -= (np.arange(S) * T)[:, None]
-    censored = k <= 0
+    censored = target < first
     hi = np.clip(k, 1, T - 1)
     lo = hi - 1
     r_lo, r_hi = np.take_along_axis(runmax, lo, 1), np.take_along_axis(runmax, hi, 1)
@@ -52,21 +53,26 @@ def _lag_months(lead: np.ndarray, lag: np.ndarray) -> tuple[np.ndarray, np.ndarr
         frac = np.where(r_hi > r_lo, (target - r_lo) / (r_hi - r_lo), 0.0)
     tau = lo + np.clip(frac, 0.0, 1.0)
     tau = np.where(k >= T, T - 1, tau)
-    tau = np.where(censored, 0.0, tau)
-    months = np.arange(T)[None, :] - tau
-    return months, censored
+    tau = np.where(k <= 0, 0.0, tau)
+    return np.asarray(at)[None, :] - tau, censored
 
 
-def years_behind_stock(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
-    """Years China's installed stock trails the US's, per sample and month, and the censoring flag."""
-    us = ds["stock_h100e"].sel(actor="US").values.astype(np.float64)
-    cn = ds["stock_h100e"].sel(actor="China").values.astype(np.float64)
-    behind, c1 = _lag_months(us, cn)
-    ahead, c2 = _lag_months(cn, us)
-    china_ahead = cn >= us
-    years = np.where(china_ahead, -ahead, behind) / 12.0
-    censored = np.where(china_ahead, c2, c1)
-    coords = {"sample": ds["sample"], "month": ds["month"]}
+def years_behind_stock(ds: xr.Dataset, months: list[int] | None = None) -> tuple[xr.DataArray, xr.DataArray]:
+    """Years China's installed stock trails the US's, per sample (at month indices `months`, default all),
+    and the censoring flag (the lag reaches back before the horizon: the value is a lower bound)."""
+    us = ds["stock_h100e"].sel(actor="US").values
+    cn = ds["stock_h100e"].sel(actor="China").values
+    at = np.arange(us.shape[1]) if months is None else np.asarray(months)
+    years = np.empty((us.shape[0], len(at)))
+    censored = np.empty((us.shape[0], len(at)), bool)
+    for lo in range(0, us.shape[0], 10_000):  # bounded memory for large runs
+        sl = slice(lo, lo + 10_000)
+        behind, c1 = _lag_months(us[sl], cn[sl], at)
+        ahead, c2 = _lag_months(cn[sl], us[sl], at)
+        china_ahead = cn[sl][:, at] >= us[sl][:, at]
+        years[sl] = np.where(china_ahead, -ahead, behind) / 12.0
+        censored[sl] = np.where(china_ahead, c2, c1)
+    coords = {"sample": ds["sample"], "month": ds["month"][at]}
     return (xr.DataArray(years, coords, ("sample", "month"), name="years_behind_stock",
                          attrs={"units": "years", "censored_means": "at least this many years"}),
             xr.DataArray(censored, coords, ("sample", "month"), name="years_behind_stock_censored"))
@@ -130,13 +136,12 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
     with np.errstate(divide="ignore"):
         ratio = np.where(china > 0, us / np.maximum(china, 1e-300), np.inf)
     metrics["us_to_china_ratio"] = {"US:China": _table(ratio, labels)}
-    yb, cens = years_behind_stock(ds)
-    metrics["years_behind_stock"] = {"China": _table(yb.values[:, idx], labels, cens.values[:, idx])}
+    yb, cens = years_behind_stock(ds, idx)
+    metrics["years_behind_stock"] = {"China": _table(yb.values, labels, cens.values)}
 
     months = ds["month"].values.astype("datetime64[M]")
-    full_us = ds["stock_h100e"].sel(actor="US").values
-    full_cn = ds["stock_h100e"].sel(actor="China").values
-    ever = np.maximum.accumulate(full_cn > full_us, axis=1)
+    ahead = ds["stock_h100e"].sel(actor="China").values > ds["stock_h100e"].sel(actor="US").values
+    ever = np.logical_or.accumulate(ahead, axis=1)
     overtakes = {}
     for y in OVERTAKE_YEARS:
         m = np.datetime64(f"{y}-12", "M")

@@ -21,14 +21,16 @@ ACTORS = ("US", "China", "RoW")
 _FLOWS = ("US", "RoW") + tuple(f"China/{c}" for c in channels.CHANNELS)
 
 
-def simulate(d: Draws, progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+def simulate(d: Draws, progress: Callable[[int], None] | None = None,
+             out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Run the model on draws `d`; return arrays keyed by output name.
 
     Shapes: stock_h100e, operational_h100e, power_gw: [sample, month, actor]; china_stock_h100e:
     [sample, month, channel]; additions_h100e [sample, year, actor] and china_additions_h100e
     [sample, year, channel] are calendar-year totals for the years in `year`; china_remote_h100e:
     [sample, month]; taiwan_event_year, euv_year: [sample]. `progress(months_done)` is called
-    after each month. Stocks are at the end of each month; flows are per month.
+    after each month. Stocks are at the end of each month; flows are per month. `out` may hold
+    preallocated float32 arrays of these shapes to write into (it is returned, completed).
     """
     # Samples are processed ordered by useful life (cohort retirement then works on contiguous
     # blocks) and returned in their original order; every operation is per sample, so the order
@@ -134,11 +136,22 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None) -> dict[st
            "china_stock_h100e": st[:, 2:nf],
            "additions_h100e": np.add.reduceat(add_actor, starts, axis=0),  # calendar-year totals
            "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0)}
-    out = {k: np.ascontiguousarray(v.transpose(2, 0, 1), dtype=np.float32)[inverse] for k, v in buf.items()}
-    out["china_remote_h100e"] = channels.remote(out["stock_h100e"][:, :, 2],
-                                                g("channels.remote_share_of_row")[inverse][:, None]
-                                                ).astype(np.float32)
-    out["taiwan_event_year"] = taiwan_year[inverse].astype(np.float64)
-    out["euv_year"] = euv_year[inverse].astype(np.float64)
+    if out is None:
+        out = {}
+    for k, v in buf.items():
+        dst = out.get(k)
+        if dst is None:
+            dst = out[k] = np.empty((S, v.shape[0], v.shape[1]), np.float32)
+        np.take(v.astype(np.float32).transpose(2, 0, 1), inverse, axis=0, out=dst)
+    remote = channels.remote(out["stock_h100e"][:, :, 2], g("channels.remote_share_of_row")[inverse][:, None])
+    if "china_remote_h100e" in out:
+        out["china_remote_h100e"][...] = remote
+    else:
+        out["china_remote_h100e"] = remote.astype(np.float32)
+    for k, v in (("taiwan_event_year", taiwan_year[inverse]), ("euv_year", euv_year[inverse])):
+        if k in out:
+            out[k][...] = v
+        else:
+            out[k] = v.astype(np.float64)
     out["year"] = years[starts]
     return out

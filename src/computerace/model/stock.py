@@ -32,13 +32,14 @@ def cohort_stock(additions: np.ndarray, life_months: np.ndarray, initial: np.nda
     cum[0] = additions[0]
     for t in range(1, T):  # contiguous [flow, sample] blocks: much faster than a strided cumsum
         np.add(cum[t - 1], additions[t], out=cum[t])
-    stock = cum.copy()
+    stock = np.empty_like(cum)
     values, starts = np.unique(life, return_index=True)
     ends = np.r_[starts[1:], len(life)]
-    for L, lo, hi in zip(values, starts, ends, strict=True):
+    for L, lo, hi in zip(values.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        n = min(L, T)
+        stock[:n, :, lo:hi] = cum[:n, :, lo:hi]
         if L < T:
-            stock[L:, :, lo:hi] -= cum[:T - L, :, lo:hi]
-    months_done = np.arange(1, T + 1)[:, None]
-    remaining = np.clip(1.0 - months_done / life[None, :], 0.0, 1.0)  # [month, sample]
-    stock += initial[None, :, :] * remaining[:, None, :]
+            np.subtract(cum[L:, :, lo:hi], cum[:T - L, :, lo:hi], out=stock[L:, :, lo:hi])
+        remaining = 1.0 - np.arange(1, n + 1) / L  # the initial stock retires linearly over L months
+        stock[:n, :, lo:hi] += remaining[:, None, None] * initial[None, :, lo:hi]
     return stock

@@ -352,10 +352,6 @@ def _correlations(items: Any, lines: Lines, params: dict[str, Parameter], source
                 hint = did_you_mean(k, params)
                 raise ScenarioError("correlation names an unknown parameter", file=f, line=ln,
                                     key=f"correlations[{i}]", found=k, fix=hint or "use a 'section.key' name")
-            if not params[k].uncertain:
-                raise ScenarioError("correlation names a parameter with a point value", file=f, line=ln,
-                                    key=f"correlations[{i}]", found=k,
-                                    fix="give it a distribution or drop the correlation")
         if c.between[0] == c.between[1] or not -1 < c.rho < 1:
             raise ScenarioError("a correlation links two different parameters with -1 < rho < 1", file=f,
                                 line=ln, key=f"correlations[{i}]", found=f"{c.between}, rho={c.rho}")

@@ -1,0 +1,1 @@
+"""The `computerace` command line (typer). Heavy libraries are imported inside commands."""

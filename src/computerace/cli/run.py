@@ -1,0 +1,97 @@
+"""`computerace run`: the baseline forecast (or any scenario) with its table, data and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .common import fmt, parse_sets, print_json, user_errors
+
+TABLE_YEARS = (2024, 2025, 2026, 2027, 2028, 2030, 2035, 2040)
+
+
+def headline_table(summary: dict[str, Any]) -> Any:
+    """A rich Table: stock by actor at year ends (median and 90% interval), share, ratio, years behind."""
+    from rich.table import Table
+
+    m = summary["metrics"]
+    dates = list(m["stock_h100e"]["World"])
+    show = [d for d in dates if d.endswith("-12") and int(d[:4]) in TABLE_YEARS]
+    if dates[-1] not in show:
+        show.append(dates[-1])
+    t = Table(title=f"computerace · {summary['scenario']} · {summary['samples']:,} samples · seed {summary['seed']}",
+              caption="Owned compute in H100e (dense BF16), median [90% interval]. "
+                      "A forecast conditional on the scenario's assumptions.")
+    for col in ("month", "US", "China", "RoW", "World", "China share", "US:China", "years behind"):
+        t.add_column(col, justify="right")
+
+    def cell(q: dict[str, float], pct: bool = False) -> str:
+        if pct:
+            return f"{q['p50']:.1%}\n[{q['p5']:.1%}–{q['p95']:.1%}]"
+        return f"{fmt(q['p50'])}\n[{fmt(q['p5'])}–{fmt(q['p95'])}]"
+
+    for d in show:
+        yb = m["years_behind_stock"]["China"][d]
+        ybs = f"{yb['p50']:.1f}\n[{yb['p5']:.1f}–{yb['p95']:.1f}]"
+        if yb.get("censored", 0) >= 0.5:
+            ybs = f"≥{yb['p50']:.1f} (beyond horizon)"
+        elif yb.get("censored", 0) > 0.05:
+            ybs += f" ({yb['censored']:.0%} ≥)"
+        r = m["us_to_china_ratio"]["US:China"][d]
+        t.add_row(d, *(cell(m["stock_h100e"][a][d]) for a in ("US", "China", "RoW", "World")),
+                  cell(m["china_share"]["China"][d], pct=True),
+                  f"{r['p50']:.1f}×\n[{r['p5']:.1f}–{r['p95']:.1f}]", ybs, end_section=True)
+    return t
+
+
+@user_errors
+def run(
+    scenario: str = typer.Argument("baseline", help="Preset name (see `computerace presets`) or a YAML file."),
+    samples: int = typer.Option(10_000, "--samples", "-n", min=1, max=10_000_000, help="Monte Carlo samples."),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="Random seed; same seed, same results."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output directory [default: computerace-out/<scenario>]."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a parameter: key=value, e.g. "
+                                   "channels.smuggled_share=0.02 or 'finance.compute_share=0.4 to 0.7'."),
+    chunk: int = typer.Option(None, "--chunk", min=1, help="Samples simulated at once (memory); results do not depend on it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table."),
+    json_: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
+) -> None:
+    """Run a scenario: print the headline table and write summary.json, run.nc, quantiles.csv,
+    manifest.json and report.html."""
+    import computerace as cr
+
+    sc = cr.load_scenario(scenario, parse_sets(set_))
+    out_dir = out or Path("computerace-out") / sc.name
+    if out_dir.exists() and not out_dir.is_dir():
+        from ..errors import UserError
+
+        raise UserError(f"--out {out_dir} exists and is not a directory; give a directory path")
+    months = len(sc.months())
+    if quiet or json_:
+        result = cr.run(sc, samples=samples, seed=seed, chunk=chunk)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("sample-months"), TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task(sc.name, total=samples * months)
+            result = cr.run(sc, samples=samples, seed=seed, chunk=chunk,
+                            progress=lambda k: bar.advance(task, k))
+    paths = result.save(out_dir, report=not no_report)
+    summary = result.summary()
+    if json_:
+        print_json(summary)
+        return
+    if quiet:
+        return
+    from rich.console import Console
+
+    con = Console(width=max(Console().width, 124))
+    con.print(headline_table(summary))
+    p = summary["probabilities"]["china_overtakes_us_stock_by"]
+    con.print("P(China's owned stock exceeds the US's by December of): "
+              + ", ".join(f"{y}: {v:.1%}" for y, v in p.items()))
+    con.print(f"Files in {out_dir}/: " + ", ".join(sorted(x.name for x in paths.values())))

@@ -1,0 +1,164 @@
+"""Closed-form cases for each mechanism of the engine, run through the full model.
+
+Each case sets the scenario's parameters to point values that switch off everything but one
+mechanism, so the model's output can be compared with an analytic formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import computerace as cr
+
+BIG = 1e13  # USD/year or GW that never binds
+
+# Everything off: no Western or domestic output, no events, no caps. Cases switch mechanisms on.
+OFF = {
+    "supply.western_production_2022_h100e_per_month": 0.0,
+    "supply.western_area_growth_per_year": 1.0,
+    "supply.chip_efficiency_growth_per_year": 1.0,
+    "channels.legal_import_share": 0.0,
+    "channels.legal_import_allowed": 1.0,
+    "channels.smuggled_share": 0.0,
+    "channels.domestic_2022_h100e_per_month": 0.0,
+    "channels.domestic_growth_per_year": 1.0,
+    "channels.proxy_die_bank_h100e": 0.0,
+    "channels.us_share_of_western": 1.0,
+    "finance.us_capex_usd_per_year": BIG,
+    "finance.china_capex_usd_per_year": BIG,
+    "finance.row_capex_usd_per_year": BIG,
+    "power.us_available_2022_gw": 1e4,
+    "power.china_available_2022_gw": 1e4,
+    "power.row_available_2022_gw": 1e4,
+    "power.us_growth_per_year": 1.0,
+    "power.china_growth_per_year": 1.0,
+    "power.row_growth_per_year": 1.0,
+    "stock.initial_world_h100e": 0.0,
+    "stock.initial_us_share": 0.7,
+    "stock.initial_china_share": 0.1,
+    "stock.useful_life_years": 20.0,  # longer than the 19-year horizon: nothing retires
+    "events.taiwan_hazard_per_year": 0.0,
+    "events.euv_year": 2100.0,
+}
+
+
+def run_with(samples: int = 4, **over: float) -> cr.results.Run:
+    sets = dict(OFF)
+    sets.update({k.replace("__", "."): v for k, v in over.items()})
+    return cr.run(cr.load_scenario("baseline", sets), samples=samples, seed=0)
+
+
+def us_stock(r) -> np.ndarray:
+    return r.dataset["stock_h100e"].sel(actor="US").values.astype(np.float64)
+
+
+def test_constant_additions_at_steady_state_keep_stock_constant():
+    # Zero growth: a/month added, each cohort lives L months, and an initial stock a*L of uniform
+    # ages retiring linearly: stock(t) = a*min(t+1, L) + a*L*max(0, 1-(t+1)/L) = a*L for every t.
+    a, years = 1000.0, 5.0
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": a, "stock__useful_life_years": years,
+                    "stock__initial_world_h100e": a * years * 12, "stock__initial_us_share": 1.0,
+                    "stock__initial_china_share": 0.0})
+    np.testing.assert_allclose(us_stock(r), a * years * 12, rtol=1e-6)  # float32 storage
+
+
+def test_exponential_production_matches_the_analytic_cumulative_sum():
+    p0, g_area, g_eff = 1000.0, 1.5, 1.2
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": p0,
+                    "supply__western_area_growth_per_year": g_area,
+                    "supply__chip_efficiency_growth_per_year": g_eff,
+                    "finance__price_2024_usd_per_h100e": 1000.0, "finance__price_decline_per_year": 1.0})
+    q = (g_area * g_eff) ** (1 / 12)
+    t = np.arange(r.dataset.sizes["month"])
+    expected = p0 * (q ** (t + 1) - 1) / (q - 1)  # sum_{k<=t} p0 q^k, no retirement
+    np.testing.assert_allclose(us_stock(r)[0], expected, rtol=1e-5)
+    adds_2023 = r.dataset["additions_h100e"].sel(actor="US", year=2023).values[0]
+    np.testing.assert_allclose(adds_2023, p0 * q ** 12 * (q ** 12 - 1) / (q - 1), rtol=1e-5)
+
+
+def test_retirement_follows_the_analytic_survival():
+    a, years = 500.0, 4.0
+    L = int(years * 12)
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": a, "stock__useful_life_years": years,
+                    "stock__initial_world_h100e": 1e6, "stock__initial_us_share": 1.0,
+                    "stock__initial_china_share": 0.0})
+    t = np.arange(r.dataset.sizes["month"])
+    expected = a * np.minimum(t + 1, L) + 1e6 * np.clip(1 - (t + 1) / L, 0, 1)
+    np.testing.assert_allclose(us_stock(r)[0], expected, rtol=1e-6)
+    assert us_stock(r)[0, L + 5] == pytest.approx(a * L, rel=1e-6)  # initial stock fully retired
+
+
+def test_binding_power_cap_holds_exactly():
+    # 1000 H100e/month at 1 kW each (no efficiency gain) needs 1 GW after 1000 months; cap at 0.05 GW.
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": 1000.0,
+                    "power__watts_per_h100e_2024": 1000.0, "power__watts_decline_per_year": 1.0,
+                    "power__us_available_2022_gw": 0.05})
+    inst = us_stock(r)[0]
+    needed = inst * 1000 / 1e9
+    op = r.dataset["operational_h100e"].sel(actor="US").values[0]
+    gw = r.dataset["power_gw"].sel(actor="US").values[0]
+    binding = needed > 0.05
+    assert binding.any() and (~binding).any()
+    np.testing.assert_allclose(gw[binding], 0.05, rtol=1e-6)
+    np.testing.assert_allclose(op[binding], 0.05e9 / 1000, rtol=1e-5)
+    np.testing.assert_allclose(op[~binding], inst[~binding], rtol=1e-6)
+
+
+def test_budget_cap_buys_budget_over_price():
+    # Offer 1e6 H100e/month at a constant $20k with $1.2B/yr * 0.5 to spend: 2500 H100e per month.
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": 1e6,
+                    "finance__us_capex_usd_per_year": 1.2e9, "finance__compute_share": 0.5,
+                    "finance__price_2024_usd_per_h100e": 20000.0, "finance__price_decline_per_year": 1.0})
+    adds = r.dataset["additions_h100e"].sel(actor="US").values[0]
+    np.testing.assert_allclose(adds, 2500 * 12, rtol=1e-6)
+
+
+def test_china_channels_follow_their_equations():
+    w, s_legal, s_smug = 1e5, 0.1, 0.02
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": w, "channels__legal_import_share": s_legal,
+                    "channels__smuggled_share": s_smug, "channels__legal_import_allowed": 0.25,
+                    "channels__us_share_of_western": 0.8, "channels__proxy_die_bank_h100e": 1.2e6,
+                    "channels__proxy_drawdown_start": 2024.5, "channels__proxy_drawdown_months": 24.0})
+    add = r.dataset["china_additions_h100e"].sel(year=2023).values[0] / 12  # per month
+    ch = list(r.dataset["channel"].values)
+    assert add[ch.index("legal_import")] == pytest.approx(w * s_legal * 0.25, rel=1e-6)
+    assert add[ch.index("smuggled")] == pytest.approx(w * s_smug * 0.75, rel=1e-6)
+    rest = w * (1 - s_legal * 0.25 - s_smug * 0.75)
+    us = r.dataset["additions_h100e"].sel(actor="US", year=2023).values[0] / 12
+    row = r.dataset["additions_h100e"].sel(actor="RoW", year=2023).values[0] / 12
+    assert us == pytest.approx(0.8 * rest, rel=1e-6) and row == pytest.approx(0.2 * rest, rel=1e-6)
+    proxy = r.dataset["china_additions_h100e"].sel(channel="proxy_fab").values[0]
+    assert proxy.sum() == pytest.approx(1.2e6, rel=1e-6)  # the whole bank, no more
+    years = list(r.dataset["year"].values)
+    assert proxy[years.index(2024)] == pytest.approx(1.2e6 / 24 * 6, rel=1e-6)  # Jul-Dec 2024
+
+
+def test_taiwan_disruption_cuts_output_by_its_severity_for_its_duration():
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": 1000.0,
+                    "events__taiwan_hazard_per_year": 0.999999, "events__hazard_start": 2030.0,
+                    "events__taiwan_severity": 0.6, "events__taiwan_duration_months": 12.0})
+    ds = r.dataset
+    t_event = ds["taiwan_event_year"].values
+    # With h ~ 1 the rate is -ln(1e-6) = 13.8/yr: every event falls within the first year.
+    assert np.all((t_event >= 2030.0) & (t_event < 2031.0))
+    total = ds["additions_h100e"].sel(actor="US").sum("year").values
+    np.testing.assert_allclose(total, 1000.0 * 228 - 0.6 * 1000.0 * 12, rtol=1e-6)  # 12 months at 40%
+
+
+def test_euv_multiplies_domestic_output_after_its_ramp():
+    r = run_with(**{"channels__domestic_2022_h100e_per_month": 100.0, "events__euv_year": 2030.0,
+                    "events__euv_output_multiplier": 3.0, "events__euv_ramp_years": 2.0})
+    dom = r.dataset["china_additions_h100e"].sel(channel="domestic")
+    assert dom.sel(year=2028).values[0] == pytest.approx(1200.0, rel=1e-6)
+    assert dom.sel(year=2033).values[0] == pytest.approx(3600.0, rel=1e-6)
+    assert 1200.0 < dom.sel(year=2031).values[0] < 3600.0
+
+
+def test_first_event_time_has_the_stated_annual_probability():
+    from computerace.model.events import first_event_time
+
+    u = (np.arange(200_000) + 0.5) / 200_000
+    t = first_event_time(u, np.full_like(u, 0.1), np.full_like(u, 2027.0))
+    assert np.mean(t < 2028.0) == pytest.approx(0.1, abs=1e-4)
+    assert np.mean(t < 2029.0) == pytest.approx(1 - 0.9 ** 2, abs=1e-4)
