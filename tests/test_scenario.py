@@ -100,7 +100,7 @@ def test_changed_series_value_replaces_the_whole_series(tmp_path, baseline):
     v = computerace.load_scenario(str(path)).parameters["power.us_growth_per_year"].value
     assert isinstance(v, Series)
     assert v.times == (2030.5,)
-    assert len(baseline.parameters["power.us_growth_per_year"].value.times) == 5
+    assert len(baseline.parameters["power.us_growth_per_year"].value.times) > 1
 
 
 def test_chained_extends_by_relative_path(tmp_path):

@@ -1,0 +1,22 @@
+"""Generated docs stay in step with the schema and the baseline."""
+
+from pathlib import Path
+
+from computerace.scenario.docs import parameters_markdown
+
+
+def test_parameters_doc_is_up_to_date():
+    path = Path(__file__).parents[1] / "docs" / "parameters.md"
+    assert path.read_text() == parameters_markdown() + "\n", (
+        "docs/parameters.md is stale: python -m computerace.scenario.docs > docs/parameters.md")
+
+
+def test_every_source_in_the_catalog_is_used_and_every_used_source_exists():
+    from computerace.catalog import sources
+    from computerace.scenario import load_scenario, presets
+
+    used = set()
+    for name in presets():
+        used |= load_scenario(name).sources_used()
+    assert used <= set(sources())
+    assert set(sources()) - used == set(), "sources.csv lists ids no shipped scenario uses"
