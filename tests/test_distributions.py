@@ -287,10 +287,6 @@ def test_invalid_ci(ci):
         D.parse("1 to 2", ci=ci)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=pytest.fail.Exception,
-    reason="BUG: NaN passes every '> 0' check in distributions.parse (sd=nan, sigma=nan) and 'nan' "
-           "parses as a number")
 @pytest.mark.parametrize("spec", ["nan", {"normal": {"mean": 0, "sd": float("nan")}},
                                   {"lognormal": {"median": 1, "sigma": float("nan")}}])
 def test_nan_is_not_a_valid_distribution(spec):

@@ -88,15 +88,8 @@ def test_different_seeds_differ(baseline):
             np.testing.assert_array_equal(a.get(k), b.get(k), err_msg=k)
 
 
-ONE_ROW = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="BUG: draws.draw correlates with `z[:, idx] @ chol.T`; BLAS rounds a 1-row product "
-           "differently (1 ulp) from the same row inside a larger chunk")
-
-
 @pytest.mark.parametrize("start, n", [(0, BLOCK), (990, 25), (999, 2), (1500, 600), (1, 2099), (0, 2100),
-                                      (7, 3), (998, 5), pytest.param(0, 1, marks=ONE_ROW),
-                                      pytest.param(1000, 1, marks=ONE_ROW)])
+                                      (7, 3), (998, 5), (0, 1), (1000, 1)])
 def test_chunk_invariance(baseline, big, start, n):
     part = draw(baseline, n, seed=11, start=start)
     assert (part.start, part.n) == (start, n)
@@ -358,10 +351,6 @@ def test_stepper_equals_path_linear(tmp_path, power):
             assert_stepper_matches_path(d, key, power)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=RuntimeWarning,
-    reason="BUG: draws.Stepper takes np.diff(t_years).mean() of an empty array on a one-month "
-           "horizon: RuntimeWarning 'Mean of empty slice'")
 def test_stepper_one_month_horizon_without_warnings(baseline):
     sc = computerace.load_scenario("baseline", {"horizon.start": "2030-05", "horizon.end": "2030-05"})
     d = draw(sc, 10, seed=0)
@@ -370,10 +359,6 @@ def test_stepper_one_month_horizon_without_warnings(baseline):
         assert_stepper_matches_path(d, "power.us_growth_per_year", 1 / 12)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="BUG: schema._parse_value picks log interpolation when a knot's 0.1% quantile is > 0, but"
-           " draws sample u down to 1e-12: tail draws <= 0 give log(0) -> NaN paths")
 def test_log_mode_paths_are_finite_for_knots_with_a_tail_below_zero(tmp_path):
     # normal(0.5, 0.15): 0.1% quantile 0.036 > 0 passes the range check and selects log mode, yet
     # P(x <= 0) = Phi(-3.33) = 4e-4, i.e. ~4 of 10k samples.

@@ -102,7 +102,7 @@ class Stepper:
         self.frac = (tc - self.times[self.seg]) / (self.times[self.seg + 1] - self.times[self.seg])
         if self.mode == "log":
             self.logv = np.log(values) * power
-            dt = np.diff(t_years).mean()
+            dt = 1.0 / 12.0  # one month
             slope = np.diff(self.logv, axis=1) / np.diff(self.times)  # per year, [sample, segment]
             self.factor = np.exp(slope * dt)
             inside = (t_years[:-1] >= self.times[0]) & (t_years[1:] <= self.times[-1])
@@ -178,7 +178,14 @@ def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
         ckeys, m = correlation_matrix(scenario.correlations)
         chol = np.linalg.cholesky(m)
         idx = [col[k] for k in ckeys]
-        z[:, idx] = z[:, idx] @ chol.T
+        # Explicit sums (not a BLAS product, whose rounding can depend on the number of rows), so
+        # each sample's correlated normals are the same whatever the chunk size.
+        zc = z[:, idx].copy()
+        for i, ci in enumerate(idx):
+            acc = chol[i, 0] * zc[:, 0]
+            for j in range(1, i + 1):
+                acc = acc + chol[i, j] * zc[:, j]
+            z[:, ci] = acc
     u = special.ndtr(z)
     u = np.clip(u, 1e-12, 1 - 1e-12)
     months = scenario.months()

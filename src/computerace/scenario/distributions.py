@@ -39,17 +39,23 @@ def parse_number(x: Any) -> float:
     """A float from a YAML number or a string like '1.5e3', '10k', '2.5M'."""
     if isinstance(x, bool):
         raise DistError(f"a number, not a boolean ({x!r})")
+    v: float | None = None
     if isinstance(x, int | float):
-        return float(x)
-    if isinstance(x, str):
+        v = float(x)
+    elif isinstance(x, str):
         s = x.strip().replace("_", "")
         if s and s[-1] in _SUFFIX and re.fullmatch(_NUM, s):
-            return float(s[:-1]) * _SUFFIX[s[-1]]
-        try:
-            return float(s)
-        except ValueError:
-            pass
-    raise DistError(f"a number (e.g. 12, 1.5e3, 10k, 2.5M), found {x!r}")
+            v = float(s[:-1]) * _SUFFIX[s[-1]]
+        else:
+            try:
+                v = float(s)
+            except ValueError:
+                v = None
+    if v is None:
+        raise DistError(f"a number (e.g. 12, 1.5e3, 10k, 2.5M), found {x!r}")
+    if not math.isfinite(v):
+        raise DistError(f"a finite number, found {x!r}")
+    return v
 
 
 def z_of_ci(ci: float) -> float:
@@ -210,7 +216,7 @@ def parse(spec: Any, ci: float = 90.0) -> Dist:
     if isinstance(spec, bool) or spec is None:
         raise DistError(f"a number, 'a to b' or a distribution mapping; found {spec!r}")
     if isinstance(spec, int | float):
-        return Point(text, float(spec))
+        return Point(text, parse_number(spec))
     if isinstance(spec, str):
         m = _RANGE.match(spec)
         if m:

@@ -72,11 +72,28 @@ def _read_tree(name_or_path: str | Path, chain: tuple[Path, ...] = (), relative_
     for sec, body in data.items():
         if isinstance(body, dict) and sec not in ("horizon",):
             for name, item in body.items():
+                unknown = [k for k in item if k not in ENTRY_KEYS] if isinstance(item, dict) else []
+                if unknown:
+                    f, ln = lines.get((sec, name, unknown[0]), lines.get((sec, name), (str(path), None)))
+                    hint = did_you_mean(unknown[0], ENTRY_KEYS)
+                    raise ScenarioError("unknown key", file=f, line=ln, key=f"{sec}.{name}.{unknown[0]}",
+                                        expected="one of " + ", ".join(ENTRY_KEYS),
+                                        fix=(hint + " " if hint else "") + "remove or rename the key")
                 if isinstance(item, dict) and "value" in item and not ({"source", "assumption"} & set(item)):
                     f, ln = lines.get((sec, name), (str(path), None))
                     raise ScenarioError("a changed value needs its own source or assumption", file=f, line=ln,
                                         key=f"{sec}.{name}", fix="add 'source: <id>' or 'assumption: <why>'")
+    # A file's `ci:` sets the level of that file's own "a to b" intervals, not its parent's.
+    file_ci = data.get("ci")
+    if file_ci is not None:
+        for sec, body in data.items():
+            if isinstance(body, dict) and sec != "horizon":
+                for item in body.values():
+                    if isinstance(item, dict) and "value" in item and "ci" not in item:
+                        item["ci"] = file_ci
     ext = data.pop("extends", None)
+    if "name" not in data:
+        data["name"] = path.stem
     if ext is None:
         return data, lines, path
     if not isinstance(ext, str):
@@ -94,8 +111,6 @@ def _read_tree(name_or_path: str | Path, chain: tuple[Path, ...] = (), relative_
     merged = _merge(pdata, data)
     merged_lines = dict(plines)
     merged_lines.update(lines)
-    if "name" not in data:
-        merged["name"] = path.stem
     return merged, merged_lines, path
 
 
@@ -112,7 +127,7 @@ def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]
     for key, value in overrides.items():
         where = f"--set {key}"
         parts = key.split(".")
-        if key in ("name", "description", "ci"):
+        if key in ("name", "description"):
             raw[key] = value
             continue
         if parts[0] == "horizon" and len(parts) == 2 and parts[1] in ("start", "end"):
@@ -130,6 +145,7 @@ def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]
         entry[field] = value
         if field == "value":
             entry.pop("source", None)
+            entry.pop("note", None)
             entry["assumption"] = f"set on the command line: {key}={value}"
         lines[tuple(parts[:2])] = (where, None)  # type: ignore[assignment]
 

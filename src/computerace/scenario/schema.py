@@ -204,7 +204,7 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
             raise ScenarioError("not a valid value", file=file, line=line, key=spec.key, expected=str(e),
                                 found=repr(x)[:80], fix="see docs/scenarios.md for the value forms") from None
         lo, hi = d.bounds()
-        if lo < spec.min or hi > spec.max:
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < spec.min or hi > spec.max:
             raise ScenarioError("value outside the valid range", file=file, line=line, key=spec.key,
                                 expected=f"values in [{spec.min:g}, {spec.max:g}] {spec.unit}",
                                 found=f"{x} (0.1%-99.9% range {lo:.4g} .. {hi:.4g})",
@@ -235,12 +235,19 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
             raise ScenarioError(f"{kind} times must increase", file=file, line=line, key=spec.key,
                                 found=", ".join(map(str, body)), fix="list each time once, in order")
         dists = tuple(k[1] for k in knots)
+        # Log interpolation needs every knot positive over the whole range that can be drawn
+        # (draws use quantiles down to 1e-12), after clipping to the key's range.
+        positive = all(max(float(d.ppf(np.array([1e-12]))[0]), spec.min) > 0 for d in dists)
         if kind == "schedule":
             mode = "step"
+        elif entry.interpolate == "log" and not positive:
+            raise ScenarioError("log interpolation needs knots that stay above zero", file=file, line=line,
+                                key=spec.key, found=", ".join(d.text for d in dists),
+                                fix="use 'interpolate: linear', or distributions that stay positive")
         elif entry.interpolate:
             mode = entry.interpolate
         else:
-            mode = "log" if all(d.bounds()[0] > 0 for d in dists) else "linear"
+            mode = "log" if positive else "linear"
         return Series(tuple(times), dists, mode)  # type: ignore[arg-type]
     return dist(v)
 
@@ -317,6 +324,7 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
             for sid in ids:
                 if sid not in source_ids:
                     hint = did_you_mean(sid, source_ids)
+                    file, line = _loc(lines, (sec, name, "source"))
                     raise ScenarioError("unknown source id", file=file, line=line, key=key + ".source",
                                         found=sid, fix=(hint + " " if hint else "")
                                         + "add the source to data/sources.csv or run 'computerace data sources'")
