@@ -220,7 +220,15 @@ def china_channels(dataset: xr.Dataset) -> go.Figure:
         margin=dict(l=70, r=20, t=60, b=80),
     )
     fig.update_yaxes(title_text=STOCK_AXIS_TITLE)
-    fig.update_xaxes(title_text="Year", dtick=1 if len(years) <= 20 else 2)
+    fig.update_xaxes(title_text="Year (double-click the chart to see every year)", dtick=1)
+    # Open on the years the debate is about (to 2030); later years dwarf them on a linear axis.
+    near = years <= 2030
+    if near.any() and (~near).any():
+        top = max(float(q[near].sum(axis=1).max()), float(total[near].max()))
+        if "china_remote_h100e" in dataset:
+            top = max(top, float(rq[dec_years <= 2030].max()))
+        fig.update_xaxes(range=[years[0] - 0.6, 2030.6])
+        fig.update_yaxes(range=[0, 1.1 * top])
     return fig
 
 
