@@ -38,7 +38,9 @@ def case(n: int, chunk: int = 0) -> dict:
 
 
 def help_time(repeats: int = 5) -> float:
-    exe = shutil.which("computerace")
+    from pathlib import Path
+
+    exe = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
