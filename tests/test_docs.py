@@ -29,3 +29,11 @@ def test_every_source_in_the_catalog_is_used_and_every_used_source_exists():
     used = used_source_ids()
     assert used <= set(sources())
     assert set(sources()) - used == set(), "sources.csv lists ids no shipped scenario uses"
+
+
+def test_presets_doc_matches_the_runs():
+    from computerace.report.presets_doc import presets_markdown
+
+    path = Path(__file__).parents[1] / "docs" / "presets.md"
+    assert path.read_text() == presets_markdown() + "\n", (
+        "docs/presets.md is stale: python -m computerace.report.presets_doc > docs/presets.md")

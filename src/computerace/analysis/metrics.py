@@ -2,6 +2,8 @@
 
 Definitions (docs/metrics.md):
 - china_share = China's owned stock / World owned stock (US + China + RoW); remote compute excluded.
+- china_share_with_remote = (China's owned stock + compute it rents abroad) / World stock: the usage
+  basis of AI 2027's "about 12%" (the rented compute is part of RoW's stock).
 - us_to_china_ratio = US stock / China stock.
 - years_behind_stock (per sample, per month t): the lag L with China(t) = US(t - L), interpolated
   log-linearly between months on the US's running maximum. Negative when China is ahead (then the US
@@ -133,6 +135,8 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
     china = stock[:, :, actors.index("China")]
     us = stock[:, :, actors.index("US")]
     metrics["china_share"] = {"China": _table(china / world, labels)}
+    remote = ds["china_remote_h100e"].values[:, idx].astype(np.float64)
+    metrics["china_share_with_remote"] = {"China": _table((china + remote) / world, labels)}
     with np.errstate(divide="ignore"):
         ratio = np.where(china > 0, us / np.maximum(china, 1e-300), np.inf)
     metrics["us_to_china_ratio"] = {"US:China": _table(ratio, labels)}

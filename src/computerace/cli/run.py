@@ -58,12 +58,17 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table."),
     json_: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
+    point: bool = typer.Option(False, "--point", help="Point mode: every distribution at its median "
+                               "(one deterministic path; same as 'mode: point' in the scenario)."),
 ) -> None:
     """Run a scenario: print the headline table and write summary.json, run.nc, quantiles.csv,
     manifest.json and report.html."""
     import computerace as cr
 
-    sc = cr.load_scenario(scenario, parse_sets(set_))
+    sets = parse_sets(set_)
+    if point:
+        sets["mode"] = "point"
+    sc = cr.load_scenario(scenario, sets)
     out_dir = out or Path("computerace-out") / sc.name
     if out_dir.exists() and not out_dir.is_dir():
         from ..errors import UserError

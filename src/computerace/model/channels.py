@@ -29,6 +29,17 @@ def smuggled(western_h100e: np.ndarray, share: np.ndarray, allowed: np.ndarray) 
     return western_h100e * share * (1.0 - allowed)
 
 
+def domestic_growth_step(growth_pow_1_12: np.ndarray, log_boost_per_year: np.ndarray, allowed: np.ndarray
+                         ) -> np.ndarray:
+    """Monthly factor of domestic output: g_dom^(1/12) * b^((1 - a(t)) / 12).
+
+    b (channels.controls_domestic_boost_per_year) is the extra yearly growth China's response to
+    controls adds while they withhold chips; with no controls (a = 1) it vanishes. This is the
+    'backfire' mechanism. Arrays [sample]; log_boost_per_year = ln b.
+    """
+    return growth_pow_1_12 * np.exp(log_boost_per_year * (1.0 - allowed) / 12.0)
+
+
 def domestic(base_h100e_per_month: np.ndarray, euv: np.ndarray) -> np.ndarray:
     """D(t) = D_base(t) * f_euv(t), where D_base(t) = D0 * prod_{tau < t} g_dom(tau)^(1/12) (H100e/month).
 

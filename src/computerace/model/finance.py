@@ -28,3 +28,12 @@ def budget_scale(cost_usd: np.ndarray, budget_usd: np.ndarray) -> np.ndarray:
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(cost_usd > 0, np.minimum(1.0, budget_usd / cost_usd), 1.0)
+
+
+def legal_import_price_multiplier(compliant_multiplier: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Price per H100e of China's legal imports relative to list: m while any control restricts sales
+    (a < 1: only export-compliant parts such as the A800, H800 or H20 are sold), 1 without controls.
+
+    Source: H20 at ~$12k for 0.15 H100e is ~2.7x list per H100e (whatpsu, FT/SemiAnalysis 2024).
+    """
+    return np.where(allowed < 1.0, compliant_multiplier, 1.0)

@@ -55,6 +55,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     g_eff = d.stepper("supply.chip_efficiency_growth_per_year", 1 / 12)
     dom_base = g("channels.domestic_2022_h100e_per_month").copy()
     g_dom = d.stepper("channels.domestic_growth_per_year", 1 / 12)
+    log_boost = np.log(g("channels.controls_domestic_boost_per_year"))
     allowed = d.stepper("channels.legal_import_allowed")
     s_legal, s_smug = g("channels.legal_import_share"), g("channels.smuggled_share")
     us_share = g("channels.us_share_of_western")
@@ -88,7 +89,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     adds = np.empty((T, nf + 3, S))
     avail_t = np.empty((T, 3, S))
     proxy_t = np.ascontiguousarray(proxy.T)
-    mult = china_mult.T  # [4, S]
+    mult = np.ascontiguousarray(china_mult.T)  # [4, S]
+    m_legal = mult[1].copy()
     w_dom = w_mult[:, 2]
     offers = np.empty((nf, S))
     for m in range(T):
@@ -104,6 +106,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         a = adds[m]
         a[0] = offers[0] * finance.budget_scale(offers[0] * price, finance.monthly_budget(capex[0].value, share))
         a[1] = offers[1] * finance.budget_scale(offers[1] * price, finance.monthly_budget(capex[2].value, share))
+        mult[1] = finance.legal_import_price_multiplier(m_legal, a_m)
         s_cn = finance.budget_scale((offers[2:] * mult).sum(axis=0) * price,
                                     finance.monthly_budget(capex[1].value, share))
         np.multiply(offers[2:], s_cn, out=a[2:nf])
@@ -115,7 +118,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
 
         # advance every path to the next month
         west = supply.western_production_next(west, g_area.value, g_eff.value)
-        dom_base = dom_base * g_dom.value
+        dom_base = dom_base * channels.domestic_growth_step(g_dom.value, log_boost, a_m)
         for j, x in enumerate(g_avail):
             avail[j] *= x.value
         price = price * price_step

@@ -127,7 +127,7 @@ def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]
     for key, value in overrides.items():
         where = f"--set {key}"
         parts = key.split(".")
-        if key in ("name", "description"):
+        if key in ("name", "description", "mode"):
             raw[key] = value
             continue
         if parts[0] == "horizon" and len(parts) == 2 and parts[1] in ("start", "end"):

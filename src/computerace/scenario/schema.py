@@ -30,7 +30,7 @@ from ..errors import ScenarioError, did_you_mean
 from . import distributions as D
 from .yamlio import Lines
 
-TOP_KEYS = ("name", "description", "extends", "horizon", "ci", "correlations")
+TOP_KEYS = ("name", "description", "extends", "horizon", "ci", "mode", "correlations")
 ENTRY_KEYS = ("value", "unit", "source", "assumption", "note", "ci", "interpolate")
 
 
@@ -337,9 +337,29 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
                             + ", ".join(missing[:4]) + (" ..." if len(missing) > 4 else ""),
                             fix="start the file with 'extends: baseline' to inherit the rest")
     corrs = _correlations(raw.get("correlations") or [], lines, params, source_ids)
+    mode = raw.get("mode", "uncertain")
+    if mode not in ("uncertain", "point"):
+        file, line = _loc(lines, ("mode",))
+        raise ScenarioError("mode is 'uncertain' or 'point'", file=file, line=line, key="mode", found=repr(mode),
+                            fix="mode: point runs every distribution at its median (one deterministic path)")
+    if mode == "point":
+        params = {k: _at_median(p) for k, p in params.items()}
+        corrs = []
     name = str(raw.get("name") or origin)
     return Scenario(name=name, description=str(raw.get("description", "")), origin=origin, horizon=horizon,
                     ci=float(ci), parameters=params, correlations=corrs, resolved=raw)
+
+
+def _at_median(p: Parameter) -> Parameter:
+    """The parameter with every distribution replaced by a point at its median (point mode)."""
+    from dataclasses import replace
+
+    def pt(d: D.Dist) -> D.Dist:
+        return d if d.is_point else D.Point(f"median of {d.text}", d.median)
+
+    if isinstance(p.value, Series):
+        return replace(p, value=Series(p.value.times, tuple(pt(d) for d in p.value.dists), p.value.mode))
+    return replace(p, value=pt(p.value))
 
 
 def _correlations(items: Any, lines: Lines, params: dict[str, Parameter], source_ids: set[str]
