@@ -66,11 +66,19 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "parameter_quantile": np.empty((samples, len(keys))),
         "taiwan_event_year": np.empty(samples),
         "euv_year": np.empty(samples),
+        "best_chip_h100e": np.empty((samples, T, 2), np.float32),
+        "node_tsmc_year": np.empty((samples, T), np.float32),
+        "run_flop_per_h100e": np.empty(samples),
+        "algorithmic_progress_per_year": np.empty(samples),
+        "china_algorithmic_lag_years": np.empty(samples),
+        "china_cluster_share_ratio": np.empty(samples),
     }
     truncated: dict[str, int] = {}
 
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
-              "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e")
+              "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "best_chip_h100e",
+              "node_tsmc_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
+              "china_cluster_share_ratio")
 
     def one(start: int) -> tuple[int, Any]:
         n = min(chunk, samples - start)
@@ -94,7 +102,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
              "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
              "china_additions_h100e": "H100e/year", "parameter_quantile": "1", "taiwan_event_year": "year",
-             "euv_year": "year"}
+             "euv_year": "year", "best_chip_h100e": "H100e/package", "node_tsmc_year": "year",
+             "run_flop_per_h100e": "FLOP/H100e", "algorithmic_progress_per_year": "x/year",
+             "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1"}
     desc = {
         "stock_h100e": "installed AI compute owned, end of month (dense BF16 H100-equivalents)",
         "operational_h100e": "installed compute that available power can run",
@@ -106,16 +116,26 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "parameter_quantile": "the sampled quantile u of each parameter (Gaussian copula)",
         "taiwan_event_year": "start of the first Taiwan disruption (inf: none)",
         "euv_year": "date of China's EUV breakthrough",
+        "best_chip_h100e": "H100e per package of the US frontier chip and of China's best chip in volume",
+        "node_tsmc_year": "TSMC's volume date of the best node SMIC has (process-node axis: lag = month - this)",
+        "run_flop_per_h100e": "FLOP of the largest training run per H100e of operational stock",
+        "algorithmic_progress_per_year": "yearly algorithmic efficiency gain (effective compute)",
+        "china_algorithmic_lag_years": "years China's algorithms trail the frontier",
+        "china_cluster_share_ratio": "China's largest-cluster share relative to the US's",
     }
     dims = {"stock_h100e": dims3, "operational_h100e": dims3, "power_gw": dims3,
             "china_stock_h100e": ("sample", "month", "channel"), "china_remote_h100e": ("sample", "month"),
             "additions_h100e": ("sample", "year", "actor"), "china_additions_h100e": ("sample", "year", "channel"),
             "parameter_quantile": ("sample", "parameter"), "taiwan_event_year": ("sample",),
-            "euv_year": ("sample",)}
+            "euv_year": ("sample",), "best_chip_h100e": ("sample", "month", "rival"),
+            "node_tsmc_year": ("sample", "month"), "run_flop_per_h100e": ("sample",),
+            "algorithmic_progress_per_year": ("sample",), "china_algorithmic_lag_years": ("sample",),
+            "china_cluster_share_ratio": ("sample",)}
     ds = xr.Dataset(
         {k: (dims[k], v, {"units": units[k], "description": desc[k]}) for k, v in res.items()},
         coords={"sample": np.arange(samples), "month": months.astype("datetime64[ns]"),
                 "actor": list(ACTORS), "channel": list(CHANNELS), "year": uyears.astype(int),
+                "rival": ["US", "China"],
                 "parameter": keys},
     )
     manifest = {

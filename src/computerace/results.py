@@ -80,7 +80,9 @@ class Run:
         w.writerow(["metric", "key", "date", "p5", "p50", "p95", "mean", "unit"])
         units = {"stock_h100e": "H100e", "additions_h100e": "H100e/year", "operational_h100e": "H100e",
                  "power_gw": "GW", "remote_h100e": "H100e", "china_share": "fraction", "china_share_with_remote": "fraction",
-                 "us_to_china_ratio": "ratio", "years_behind_stock": "years"}
+                 "us_to_china_ratio": "ratio", "years_behind_stock": "years", "years_behind_chip": "years",
+                 "years_behind_process_node": "years", "years_behind_largest_training_run": "years",
+                 "years_behind_frontier_capability": "years"}
         for metric, keys in self.summary()["metrics"].items():
             for key, dates in keys.items():
                 for date, q in dates.items():

@@ -9,7 +9,9 @@ Definitions (docs/metrics.md):
   log-linearly between months on the US's running maximum. Negative when China is ahead (then the US
   lags China). When the matching date lies before the horizon starts, L is only known to be at least
   (t - start): the value is that lower bound and the sample is flagged `censored`, never a silent NaN.
+- years_behind_<axis> for the axes in AXES (docs/metrics.md): the same lag on other paths.
 - china_overtakes_us_stock_by[Y] = P(China's stock exceeds the US's in some month up to December Y).
+- years_behind_at_most[axis][YYYY-12][k] = P(years behind <= k), k = 1..10, censored samples counting as > k.
 """
 
 from __future__ import annotations
@@ -59,12 +61,11 @@ def _lag_months(lead: np.ndarray, lag: np.ndarray, at: np.ndarray) -> tuple[np.n
     return np.asarray(at)[None, :] - tau, censored
 
 
-def years_behind_stock(ds: xr.Dataset, months: list[int] | None = None) -> tuple[xr.DataArray, xr.DataArray]:
-    """Years China's installed stock trails the US's, per sample (at month indices `months`, default all),
-    and the censoring flag (the lag reaches back before the horizon: the value is a lower bound)."""
-    us = ds["stock_h100e"].sel(actor="US").values
-    cn = ds["stock_h100e"].sel(actor="China").values
-    at = np.arange(us.shape[1]) if months is None else np.asarray(months)
+AXES = ("stock", "chip", "process_node", "largest_training_run", "frontier_capability")
+
+
+def _years_behind(us: np.ndarray, cn: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Years China's path trails the US's at month indices `at` (negative when ahead) and censoring flags."""
     years = np.empty((us.shape[0], len(at)))
     censored = np.empty((us.shape[0], len(at)), bool)
     for lo in range(0, us.shape[0], 10_000):  # bounded memory for large runs
@@ -74,10 +75,67 @@ def years_behind_stock(ds: xr.Dataset, months: list[int] | None = None) -> tuple
         china_ahead = cn[sl][:, at] >= us[sl][:, at]
         years[sl] = np.where(china_ahead, -ahead, behind) / 12.0
         censored[sl] = np.where(china_ahead, c2, c1)
+    return years, censored
+
+
+def axis_paths(ds: xr.Dataset, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The US and China paths [sample, month] compared on one years-behind axis (not process_node).
+
+    stock: installed stock. chip: H100e per package of the US frontier chip vs China's best chip in volume.
+    largest_training_run: operational stock x FLOP per H100e of the largest run (China's cluster share
+    scaled by china_cluster_share_ratio). frontier_capability: that run x algorithmic efficiency, China's
+    algorithms lagging by china_algorithmic_lag_years.
+    """
+    if axis == "stock":
+        return (ds["stock_h100e"].sel(actor="US").values, ds["stock_h100e"].sel(actor="China").values)
+    if axis == "chip":
+        return (ds["best_chip_h100e"].sel(rival="US").values, ds["best_chip_h100e"].sel(rival="China").values)
+    from ..model.capability import algorithmic_efficiency
+
+    per_h100e = ds["run_flop_per_h100e"].values[:, None]
+    us = ds["operational_h100e"].sel(actor="US").values * per_h100e
+    cn = ds["operational_h100e"].sel(actor="China").values * per_h100e * ds["china_cluster_share_ratio"].values[:, None]
+    if axis == "largest_training_run":
+        return us, cn
+    if axis == "frontier_capability":
+        t = _month_years(ds)
+        g = ds["algorithmic_progress_per_year"].values
+        zero = np.zeros_like(g)
+        return (us * algorithmic_efficiency(t, g, zero),
+                cn * algorithmic_efficiency(t, g, ds["china_algorithmic_lag_years"].values))
+    raise ValueError(f"unknown axis {axis!r}; one of {', '.join(AXES)}")
+
+
+def _month_years(ds: xr.Dataset) -> np.ndarray:
+    m = ds["month"].values.astype("datetime64[M]").astype(int)
+    return 1970 + m / 12.0
+
+
+def years_behind(ds: xr.Dataset, axis: str = "stock", months: list[int] | None = None
+                 ) -> tuple[xr.DataArray, xr.DataArray]:
+    """Years China trails the US on `axis` (see AXES), per sample at month indices `months` (default all),
+    and the censoring flag (the lag reaches back before the horizon: the value is a lower bound).
+
+    process_node: month - TSMC's volume date of the best node SMIC has (never censored; NaN-free when
+    SMIC has a 7nm-class node, as from July 2021).
+    """
+    at = np.arange(ds.sizes["month"]) if months is None else np.asarray(months)
+    if axis == "process_node":
+        years = (_month_years(ds)[at][None, :] - ds["node_tsmc_year"].values[:, at]).astype(np.float64)
+        censored = np.isnan(years)
+        years = np.where(censored, _month_years(ds)[at][None, :] - 2010.0, years)
+    else:
+        us, cn = axis_paths(ds, axis)
+        years, censored = _years_behind(us, cn, at)
     coords = {"sample": ds["sample"], "month": ds["month"][at]}
-    return (xr.DataArray(years, coords, ("sample", "month"), name="years_behind_stock",
+    return (xr.DataArray(years, coords, ("sample", "month"), name=f"years_behind_{axis}",
                          attrs={"units": "years", "censored_means": "at least this many years"}),
-            xr.DataArray(censored, coords, ("sample", "month"), name="years_behind_stock_censored"))
+            xr.DataArray(censored, coords, ("sample", "month"), name=f"years_behind_{axis}_censored"))
+
+
+def years_behind_stock(ds: xr.Dataset, months: list[int] | None = None) -> tuple[xr.DataArray, xr.DataArray]:
+    """Years China's installed stock trails the US's (the stock axis of `years_behind`)."""
+    return years_behind(ds, "stock", months)
 
 
 def report_months(ds: xr.Dataset) -> list[int]:
@@ -140,8 +198,14 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
     with np.errstate(divide="ignore"):
         ratio = np.where(china > 0, us / np.maximum(china, 1e-300), np.inf)
     metrics["us_to_china_ratio"] = {"US:China": _table(ratio, labels)}
-    yb, cens = years_behind_stock(ds, idx)
-    metrics["years_behind_stock"] = {"China": _table(yb.values, labels, cens.values)}
+    at_most: dict[str, Any] = {}
+    for axis in AXES:
+        yb, cens = years_behind(ds, axis, idx)
+        metrics[f"years_behind_{axis}"] = {"China": _table(yb.values, labels, cens.values)}
+        # P(years behind <= k): a censored value is only a lower bound, so it counts as "not <= k".
+        known = np.where(cens.values, np.inf, yb.values)
+        at_most[axis] = {lab: {str(k): float((known[:, i] <= k).mean()) for k in range(1, 11)}
+                         for i, lab in enumerate(labels) if lab.endswith("-12") and int(lab[:4]) % 5 == 0}
 
     months = ds["month"].values.astype("datetime64[M]")
     ahead = ds["stock_h100e"].sel(actor="China").values > ds["stock_h100e"].sel(actor="US").values
@@ -156,5 +220,5 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "version": manifest["version"], "scenario_hash": manifest["scenario_hash"],
         "catalog_version": manifest["catalog_version"],
         "metrics": metrics,
-        "probabilities": {"china_overtakes_us_stock_by": overtakes},
+        "probabilities": {"china_overtakes_us_stock_by": overtakes, "years_behind_at_most": at_most},
     }

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..draws import Draws
-from . import channels, events, finance, power, supply
+from . import capability, channels, events, finance, power, supply
 from .stock import cohort_stock, life_in_months
 
 ACTORS = ("US", "China", "RoW")
@@ -28,7 +28,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     Shapes: stock_h100e, operational_h100e, power_gw: [sample, month, actor]; china_stock_h100e:
     [sample, month, channel]; additions_h100e [sample, year, actor] and china_additions_h100e
     [sample, year, channel] are calendar-year totals for the years in `year`; china_remote_h100e:
-    [sample, month]; taiwan_event_year, euv_year: [sample]. `progress(months_done)` is called
+    [sample, month]; taiwan_event_year, euv_year: [sample]; best_chip_h100e [sample, month, rival US/China];
+    node_tsmc_year [sample, month]; run_flop_per_h100e, algorithmic_progress_per_year,
+    china_algorithmic_lag_years: [sample]. `progress(months_done)` is called
     after each month. Stocks are at the end of each month; flows are per month. `out` may hold
     preallocated float32 arrays of these shapes to write into (it is returned, completed).
     """
@@ -139,6 +141,30 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
            "china_stock_h100e": st[:, 2:nf],
            "additions_h100e": np.add.reduceat(add_actor, starts, axis=0),  # calendar-year totals
            "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0)}
+    # --- capability paths (chip and node per month; per-sample run and algorithm factors)
+    def last_knot(key: str) -> float:
+        return d.knots[key][0].times[-1] if key in d.knots else float(t[0])
+
+    euv_chip = np.sqrt(events.euv_factor(t, euv_year, euv_mult, euv_ramp))
+    us_chip = capability.chip_path(d.path("capability.us_frontier_chip_h100e"), t,
+                                   last_knot("capability.us_frontier_chip_h100e"),
+                                   g("capability.frontier_chip_growth_per_year"))
+    cn_chip = capability.chip_path(d.path("capability.china_best_chip_h100e"), t,
+                                   last_knot("capability.china_best_chip_h100e"),
+                                   g("capability.china_chip_growth_per_year"), euv_chip)
+    tsmc = np.stack([g(f"capability.tsmc_{n}_year") for n in ("n7", "n5", "n3", "n2")], axis=1)
+    smic = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
+                                      g("capability.smic_node_years_after_euv"))
+    buf["best_chip_h100e"] = np.stack([us_chip.T, cn_chip.T], axis=1)  # [T, rival, S]
+    per_sample = {
+        "node_tsmc_year": capability.node_tsmc_year(t, tsmc, smic),  # [S, T]
+        "run_flop_per_h100e": capability.run_flop_per_h100e(g("capability.cluster_share"), g("capability.run_months"),
+                                                            g("capability.mfu")),
+        "algorithmic_progress_per_year": g("capability.algorithmic_progress_per_year"),
+        "china_algorithmic_lag_years": g("capability.china_algorithmic_lag_years"),
+        "china_cluster_share_ratio": g("capability.china_cluster_share_ratio"),
+    }
+
     if out is None:
         out = {}
     for k, v in buf.items():
@@ -151,7 +177,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         out["china_remote_h100e"][...] = remote
     else:
         out["china_remote_h100e"] = remote.astype(np.float32)
-    for k, v in (("taiwan_event_year", taiwan_year[inverse]), ("euv_year", euv_year[inverse])):
+    for k, v in (("taiwan_event_year", taiwan_year[inverse]), ("euv_year", euv_year[inverse]),
+                 *((k2, v2[inverse]) for k2, v2 in per_sample.items())):
         if k in out:
             out[k][...] = v
         else:

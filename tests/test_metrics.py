@@ -1,0 +1,77 @@
+"""Years behind on every axis, on hand-built runs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from computerace.analysis.metrics import AXES, years_behind
+
+T = 120  # 2022-01 .. 2031-12
+
+
+def synthetic(us_stock, cn_stock, us_chip=None, cn_chip=None, node_year=2018.25, run=1.0, ratio=1.0,
+              algo=1.0, lag=0.0) -> xr.Dataset:
+    S = us_stock.shape[0]
+    months = (np.datetime64("2022-01") + np.arange(T)).astype("datetime64[ns]")
+    stock = np.stack([us_stock, cn_stock, np.ones_like(us_stock)], axis=2)
+    chip = np.stack([us_chip if us_chip is not None else us_stock, cn_chip if cn_chip is not None else cn_stock],
+                    axis=2)
+    full = np.full(S, 1.0)
+    return xr.Dataset(
+        {"stock_h100e": (("sample", "month", "actor"), stock), "operational_h100e": (("sample", "month", "actor"), stock),
+         "best_chip_h100e": (("sample", "month", "rival"), chip),
+         "node_tsmc_year": (("sample", "month"), np.full((S, T), node_year)),
+         "run_flop_per_h100e": ("sample", full * run), "china_cluster_share_ratio": ("sample", full * ratio),
+         "algorithmic_progress_per_year": ("sample", full * algo), "china_algorithmic_lag_years": ("sample", full * lag)},
+        coords={"sample": np.arange(S), "month": months, "actor": ["US", "China", "RoW"], "rival": ["US", "China"]})
+
+
+t = np.arange(T)
+US = (1e3 * 2.0 ** (t / 12))[None]  # doubles every year
+CN = (1e3 * 2.0 ** ((t - 24) / 12))[None]  # the same path two years later
+
+
+def test_stock_axis_recovers_a_two_year_lag():
+    yb, cens = years_behind(synthetic(US, CN), "stock")
+    np.testing.assert_allclose(yb.values[0, 24:], 2.0, atol=1e-9)
+    assert cens.values[0, :24].all()
+
+
+def test_chip_axis_uses_the_first_date_the_us_reached_chinas_chip():
+    us_chip = np.where(t >= 9, 1.0, 0.315)[None].astype(float)  # H100 from Oct 2022
+    cn_chip = np.where(t >= 35, 0.79, 0.38)[None].astype(float)  # 910B, then 910C from Dec 2024
+    yb, cens = years_behind(synthetic(US, CN, us_chip, cn_chip), "chip")
+    # China's 0.79 in Dec 2025 (month 47) is first matched by the US in Oct 2022 (month 9), to within the
+    # one-month interpolation between the last 0.315 month and the first 1.0 month.
+    assert yb.values[0, 47] == pytest.approx((47 - 9) / 12, abs=1 / 12)
+    assert not cens.values[0, 12:].any()
+
+
+def test_process_node_axis_is_months_since_tsmc_reached_smics_node():
+    yb, cens = years_behind(synthetic(US, CN, node_year=2018.25), "process_node")
+    assert yb.values[0, 0] == pytest.approx(2022.0 - 2018.25)
+    assert yb.values[0, 36] == pytest.approx(2025.0 - 2018.25)
+    assert not cens.values.any()
+
+
+def test_largest_run_axis_scales_with_chinas_cluster_share():
+    # China's largest run is half the US-share of its stock: one more year of doubling behind.
+    yb, _ = years_behind(synthetic(US, CN, ratio=0.5), "largest_training_run")
+    np.testing.assert_allclose(yb.values[0, 40:], 3.0, atol=1e-9)
+
+
+def test_frontier_capability_adds_the_algorithmic_lag():
+    # Algorithms improve 2x a year; China's lag one year behind them: compute lag 2 years + the halving
+    # from algorithms (= 1 year of the 2x/yr compute path) on effective compute growing 4x a year -> 1.5 years.
+    yb, _ = years_behind(synthetic(US, CN, algo=2.0, lag=1.0), "frontier_capability")
+    np.testing.assert_allclose(yb.values[0, 48:], 1.5, atol=1e-9)
+
+
+def test_china_ahead_gives_negative_years_on_every_axis():
+    for axis in AXES:
+        if axis == "process_node":
+            continue
+        yb, _ = years_behind(synthetic(CN, US), axis)
+        assert (yb.values[0, 40:] < 0).all(), axis
