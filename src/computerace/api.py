@@ -63,6 +63,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "china_remote_h100e": np.empty((samples, T), np.float32),
         "additions_h100e": np.empty((samples, len(uyears), 3), np.float32),
         "china_additions_h100e": np.empty((samples, len(uyears), 4), np.float32),
+        "spend_usd": np.empty((samples, len(uyears), 3), np.float32),
         "parameter_quantile": np.empty((samples, len(keys))),
         "taiwan_event_year": np.empty(samples),
         "euv_year": np.empty(samples),
@@ -76,7 +77,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     truncated: dict[str, int] = {}
 
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
-              "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "best_chip_h100e",
+              "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "spend_usd", "best_chip_h100e",
               "node_tsmc_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
               "china_cluster_share_ratio")
 
@@ -101,7 +102,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     dims3 = ("sample", "month", "actor")
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
              "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
-             "china_additions_h100e": "H100e/year", "parameter_quantile": "1", "taiwan_event_year": "year",
+             "china_additions_h100e": "H100e/year", "spend_usd": "USD/year", "parameter_quantile": "1", "taiwan_event_year": "year",
              "euv_year": "year", "best_chip_h100e": "H100e/package", "node_tsmc_year": "year",
              "run_flop_per_h100e": "FLOP/H100e", "algorithmic_progress_per_year": "x/year",
              "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1"}
@@ -113,6 +114,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "china_remote_h100e": "compute rented abroad by Chinese firms (not owned; not in stock_h100e)",
         "additions_h100e": "compute acquired in each calendar year",
         "china_additions_h100e": "China's acquisitions by channel in each calendar year",
+        "spend_usd": "money spent on accelerators in each calendar year (price x channel multiplier)",
         "parameter_quantile": "the sampled quantile u of each parameter (Gaussian copula)",
         "taiwan_event_year": "start of the first Taiwan disruption (inf: none)",
         "euv_year": "date of China's EUV breakthrough",
@@ -126,6 +128,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     dims = {"stock_h100e": dims3, "operational_h100e": dims3, "power_gw": dims3,
             "china_stock_h100e": ("sample", "month", "channel"), "china_remote_h100e": ("sample", "month"),
             "additions_h100e": ("sample", "year", "actor"), "china_additions_h100e": ("sample", "year", "channel"),
+            "spend_usd": ("sample", "year", "actor"),
             "parameter_quantile": ("sample", "parameter"), "taiwan_event_year": ("sample",),
             "euv_year": ("sample",), "best_chip_h100e": ("sample", "month", "rival"),
             "node_tsmc_year": ("sample", "month"), "run_flop_per_h100e": ("sample",),

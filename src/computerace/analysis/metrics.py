@@ -222,3 +222,76 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "probabilities": {"china_overtakes_us_stock_by": overtakes, "years_behind_at_most": at_most},
     }
+
+
+def _month_index(ds: xr.Dataset, date: str) -> int:
+    months = ds["month"].values.astype("datetime64[M]")
+    m = np.datetime64(date, "M")
+    if not months[0] <= m <= months[-1]:
+        raise ValueError(f"date {date} is outside the horizon {months[0]} .. {months[-1]}")
+    return int((m - months[0]).astype(int))
+
+
+def sample_values(ds: xr.Dataset, metric: str, key: str = "China", date: str = "2030-12") -> np.ndarray:
+    """Per-sample values [sample] of one metric at one date (YYYY-MM for stocks, YYYY for flows).
+
+    metric: stock_h100e / operational_h100e / power_gw (key: US, China, RoW, World or China/<channel>),
+    additions_h100e / spend_usd (key as above, date YYYY), price_usd_per_h100e (spend / additions, key an
+    actor, date YYYY), china_share, china_share_with_remote, us_to_china_ratio,
+    us_to_china_additions_ratio, us_to_china_spend_ratio, china_to_us_price_ratio (date YYYY),
+    years_behind_<axis>. The single place claims, comparisons and reports read per-sample metrics.
+    """
+    def at_year(var: str, k: str) -> np.ndarray:
+        y = int(date[:4])
+        a = ds[var].sel(year=y)
+        if k == "World":
+            return a.values.astype(np.float64).sum(axis=1)
+        if k.startswith("China/"):
+            return ds["china_" + var].sel(year=y, channel=k.split("/", 1)[1]).values.astype(np.float64)
+        return a.sel(actor=k).values.astype(np.float64)
+
+    def at_month(var: str, k: str) -> np.ndarray:
+        i = _month_index(ds, date)
+        if k.startswith("China/"):
+            return ds["china_stock_h100e"].isel(month=i).sel(channel=k.split("/", 1)[1]).values.astype(np.float64)
+        a = ds[var].isel(month=i).values.astype(np.float64)
+        if k == "World":
+            return a.sum(axis=1)
+        return a[:, list(ds["actor"].values).index(k)]
+
+    if metric in ("stock_h100e", "operational_h100e", "power_gw"):
+        return at_month(metric, key)
+    if metric in ("additions_h100e", "spend_usd"):
+        if key.startswith("China/") and metric == "spend_usd":
+            raise ValueError("spend_usd is reported by actor, not by channel")
+        return at_year(metric, key)
+    if metric == "price_usd_per_h100e":
+        return at_year("spend_usd", key) / at_year("additions_h100e", key)
+    if metric == "us_to_china_additions_ratio":
+        return at_year("additions_h100e", "US") / at_year("additions_h100e", "China")
+    if metric == "us_to_china_spend_ratio":
+        return at_year("spend_usd", "US") / at_year("spend_usd", "China")
+    if metric == "china_to_us_price_ratio":
+        return ((at_year("spend_usd", "China") / at_year("additions_h100e", "China"))
+                / (at_year("spend_usd", "US") / at_year("additions_h100e", "US")))
+    if metric in ("china_share", "china_share_with_remote", "us_to_china_ratio"):
+        us, cn, world = at_month("stock_h100e", "US"), at_month("stock_h100e", "China"), at_month("stock_h100e", "World")
+        if metric == "china_share":
+            return cn / world
+        if metric == "us_to_china_ratio":
+            return us / cn
+        remote = ds["china_remote_h100e"].isel(month=_month_index(ds, date)).values.astype(np.float64)
+        return (cn + remote) / world
+    if metric.startswith("years_behind_"):
+        axis = metric[len("years_behind_"):]
+        yb, _ = years_behind(ds, axis, [_month_index(ds, date)])
+        return yb.values[:, 0]
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def first_overtaking_year(ds: xr.Dataset) -> np.ndarray:
+    """Fractional year of the first month China's stock exceeds the US's, per sample (inf: never)."""
+    ahead = ds["stock_h100e"].sel(actor="China").values > ds["stock_h100e"].sel(actor="US").values
+    first = np.where(ahead.any(axis=1), ahead.argmax(axis=1), -1)
+    t = _month_years(ds)
+    return np.where(first >= 0, t[np.maximum(first, 0)], np.inf)

@@ -27,7 +27,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
 
     Shapes: stock_h100e, operational_h100e, power_gw: [sample, month, actor]; china_stock_h100e:
     [sample, month, channel]; additions_h100e [sample, year, actor] and china_additions_h100e
-    [sample, year, channel] are calendar-year totals for the years in `year`; china_remote_h100e:
+    [sample, year, channel] and spend_usd [sample, year, actor] (money spent on accelerators) are
+    calendar-year totals for the years in `year`; china_remote_h100e:
     [sample, month]; taiwan_event_year, euv_year: [sample]; best_chip_h100e [sample, month, rival US/China];
     node_tsmc_year [sample, month]; run_flop_per_h100e, algorithmic_progress_per_year,
     china_algorithmic_lag_years: [sample]. `progress(months_done)` is called
@@ -90,6 +91,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     # month-major buffers [month, flow or actor, sample]: contiguous writes in the loop
     adds = np.empty((T, nf + 3, S))
     avail_t = np.empty((T, 3, S))
+    spend = np.empty((T, 3, S))  # USD per month by actor (US, China, RoW)
     proxy_t = np.ascontiguousarray(proxy.T)
     mult = np.ascontiguousarray(china_mult.T)  # [4, S]
     m_legal = mult[1].copy()
@@ -112,6 +114,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         s_cn = finance.budget_scale((offers[2:] * mult).sum(axis=0) * price,
                                     finance.monthly_budget(capex[1].value, share))
         np.multiply(offers[2:], s_cn, out=a[2:nf])
+        spend[m, 0], spend[m, 2] = a[0] * price, a[1] * price
+        spend[m, 1] = (a[2:nf] * mult).sum(axis=0) * price
         kw = watts / 1e9  # GW per H100e of this month's chips
         a[nf] = a[0] * kw
         a[nf + 1] = ((a[2] + a[5]) * w_dom + a[3] + a[4]) * kw
@@ -140,7 +144,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     buf = {"stock_h100e": installed, "operational_h100e": op, "power_gw": drawn,
            "china_stock_h100e": st[:, 2:nf],
            "additions_h100e": np.add.reduceat(add_actor, starts, axis=0),  # calendar-year totals
-           "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0)}
+           "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0),
+           "spend_usd": np.add.reduceat(spend, starts, axis=0)}
     # --- capability paths (chip and node per month; per-sample run and algorithm factors)
     def last_knot(key: str) -> float:
         return d.knots[key][0].times[-1] if key in d.knots else float(t[0])
