@@ -90,10 +90,38 @@ class Run:
                                + [units.get(metric, "")])
         return buf.getvalue()
 
-    def report_html(self) -> str:
+    def report_html(self, claims: bool = True, sensitivity: Any = None, backtest: Any = None) -> str:
+        """The self-contained HTML report: answers, charts, years behind on every axis, overtaking odds,
+        claims (scored on this run's samples), the tornado and backtest panels when given, and the
+        parameter appendix."""
+        from .analysis.metrics import first_overtaking_year
+        from .report import answers as A
         from .report import render_report
+        from .report.html import _figure_html
 
-        return render_report(self.dataset, self.summary(), self.manifest, years_behind=self.years_behind())
+        years = [int(str(m)[:4]) for m in self.dataset["month"].values.astype("datetime64[M]") if str(m).endswith("-12")]
+        extra = [("Years behind on every axis",
+                  "<p class='note'>Definitions in docs/metrics.md. The chip axis compares the best chip China "
+                  "obtains in volume with the date the US frontier first reached it; process node compares "
+                  "SMIC's best node with TSMC's date for it.</p>"
+                  + _figure_html(A.years_behind_axes_figure(self.summary()), "fig-axes")),
+                 ("Overtaking odds over time",
+                  _figure_html(A.overtaking_figure(first_overtaking_year(self.dataset), years), "fig-overtake"))]
+        if claims:
+            from .analysis.claims import score
+
+            extra.append(("Claims from the debate", A.claims_html(score(None, run=self))))
+        if sensitivity is not None:
+            from .report.tornado import tornado_figure
+
+            extra.append(("What drives the answer (Sobol sensitivity)", _figure_html(tornado_figure(sensitivity),
+                                                                                     "fig-tornado")))
+        if backtest is not None:
+            extra.append(("Backtest", A.backtest_html(backtest)))
+        if self.scenario is not None:
+            extra.append(("Appendix: every parameter and its source", A.appendix_html(self.scenario)))
+        return render_report(self.dataset, self.summary(), self.manifest, years_behind=self.years_behind(),
+                             answers=A.headline_sentences(self.summary()), extra=extra)
 
     def save(self, out_dir: str | Path, report: bool = True) -> dict[str, Path]:
         """Write summary.json, run.nc, quantiles.csv, manifest.json and report.html atomically."""

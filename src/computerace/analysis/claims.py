@@ -89,9 +89,12 @@ def driver(ds: Any, hit: np.ndarray) -> tuple[str, float] | None:
     return (best, best_r) if best else None
 
 
-def score(scenario: Any, samples: int = 4000, seed: int = 0, claim_ids: list[str] | None = None
-          ) -> list[dict[str, Any]]:
-    """Probability of each claim under `scenario` (a Scenario, preset name or path), with its driver."""
+def score(scenario: Any, samples: int = 4000, seed: int = 0, claim_ids: list[str] | None = None,
+          run: Any = None) -> list[dict[str, Any]]:
+    """Probability of each claim under `scenario` (a Scenario, preset name or path), with its driver.
+
+    Pass an existing `run` to score its samples (its seed and sample count are then used).
+    """
     import computerace as cr
 
     from ..catalog import sources
@@ -107,7 +110,9 @@ def score(scenario: Any, samples: int = 4000, seed: int = 0, claim_ids: list[str
                 raise UserError(f"unknown claim '{cid}'" + (f"; {hint}" if hint else "")
                                 + " (run 'computerace claims' to list them)")
         claims = tuple(c for c in claims if c.id in claim_ids)
-    run = cr.run(scenario, samples=samples, seed=seed)
+    if run is None:
+        run = cr.run(scenario, samples=samples, seed=seed)
+    samples, seed = run.manifest["samples"], run.manifest["seed"]
     ds = run.dataset
     cf_runs: dict[str, Any] = {}
     src = sources()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import figures
@@ -203,6 +203,8 @@ def render_report(
     summary: Mapping[str, Any],
     manifest: Mapping[str, Any],
     years_behind: tuple[xr.DataArray, xr.DataArray] | None = None,
+    answers: Sequence[str] = (),
+    extra: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The whole report as one self-contained HTML string (plotly.js inline once, no network).
 
@@ -217,7 +219,11 @@ def render_report(
     version = manifest.get("version", summary.get("version"))
     scenario_hash = manifest.get("scenario_hash", summary.get("scenario_hash"))
 
-    sections = [
+    sections = []
+    if answers:
+        sections += ["<h2>Answers</h2>", "<ul class='answers'>" + "".join(f"<li>{_esc(a)}</li>" for a in answers)
+                     + "</ul>"]
+    sections += [
         "<h2>Headline numbers</h2>",
         _headline_html(summary),
         "<h2>Installed stock by actor</h2>",
@@ -244,6 +250,9 @@ def render_report(
             "bound; those samples are shown apart and counted as censored.</p>"
         )
         sections.append(_figure_html(figures.years_behind_hist(years, censored), "fig-years-behind"))
+
+    for title, body in extra:
+        sections += [f"<h2>{_esc(title)}</h2>", body]
 
     cmd = f"computerace run {scenario} --samples {samples} --seed {seed}"
     footer = (

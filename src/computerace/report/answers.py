@@ -1,0 +1,132 @@
+"""The report's answer sections: plain-sentence headlines, years behind on every axis, overtaking
+odds over time, the claims table, the tornado and backtest panels, and the parameter appendix.
+
+Everything here reads a Run's summary/dataset or results computed by the analysis layer; no metric
+is computed here.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+AXIS_LABELS = {"stock": "installed stock", "chip": "best chip in volume", "process_node": "process node",
+               "largest_training_run": "largest training run", "frontier_capability": "frontier capability"}
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _n(x: float) -> str:
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{suf}"
+    return f"{x:.3g}"
+
+
+def headline_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """A few sentences with numbers, for the top of the report."""
+    m = summary["metrics"]
+    out = []
+    for d in ("2027-12", "2030-12", "2035-12"):
+        if d not in m["stock_h100e"]["US"]:
+            continue
+        us, cn = m["stock_h100e"]["US"][d], m["stock_h100e"]["China"][d]
+        sh = m["china_share"]["China"][d]
+        out.append(f"By {d}, the US owns {_n(us['p50'])} H100e (90% interval {_n(us['p5'])}–{_n(us['p95'])}) "
+                   f"and China {_n(cn['p50'])} ({_n(cn['p5'])}–{_n(cn['p95'])}), "
+                   f"{sh['p50']:.1%} of the world's AI compute.")
+    d = "2030-12" if "2030-12" in m["stock_h100e"]["US"] else list(m["stock_h100e"]["US"])[-1]
+    parts = []
+    for axis, label in AXIS_LABELS.items():
+        q = m.get(f"years_behind_{axis}", {}).get("China", {}).get(d)
+        if q:
+            lb = "≥" if q.get("censored", 0) >= 0.5 else ""
+            parts.append(f"{label} {lb}{q['p50']:.1f} years ({q['p5']:.1f}–{q['p95']:.1f})")
+    if parts:
+        out.append(f"In {d}, China trails the US by " + "; ".join(parts) + ".")
+    p = summary["probabilities"]["china_overtakes_us_stock_by"]
+    if p:
+        out.append("Probability that China's installed stock overtakes the US's: "
+                   + ", ".join(f"by {y} {v:.1%}" for y, v in p.items()) + ".")
+    return out
+
+
+def years_behind_axes_figure(summary: Mapping[str, Any]) -> Any:
+    """Median and 90% band of years behind on each axis at every December (from the summary)."""
+    import plotly.graph_objects as go
+
+    m = summary["metrics"]
+    fig = go.Figure()
+    colours = ["#1f5fa8", "#c0392b", "#7f8c8d", "#e08e45", "#27ae60"]
+    for (axis, label), colour in zip(AXIS_LABELS.items(), colours, strict=True):
+        q = m.get(f"years_behind_{axis}", {}).get("China")
+        if not q:
+            continue
+        dates = [d for d in q if d.endswith("-12")]
+        x = [int(d[:4]) for d in dates]
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=[q[d]["p95"] for d in dates] + [q[d]["p5"] for d in dates][::-1],
+                                 fill="toself", fillcolor=colour, opacity=0.12, line=dict(width=0),
+                                 hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=x, y=[q[d]["p50"] for d in dates], name=label, line=dict(color=colour, width=2)))
+    fig.update_layout(template="plotly_white", height=420, title="Years China trails the US, by axis "
+                      "(median and 90% interval)", yaxis_title="years behind (negative: China ahead)",
+                      xaxis_title="December of", legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def overtaking_figure(first_overtake_years: np.ndarray, years: Sequence[int]) -> Any:
+    """P(China's stock has overtaken the US's by December of each year)."""
+    import plotly.graph_objects as go
+
+    p = [float((first_overtake_years <= y + 1).mean()) for y in years]
+    fig = go.Figure(go.Scatter(x=list(years), y=p, mode="lines+markers", line=dict(color="#c0392b")))
+    fig.update_layout(template="plotly_white", height=320, title="Probability that China's installed stock "
+                      "has overtaken the US's", yaxis=dict(title="probability", range=[0, max(0.05, max(p) * 1.2)],
+                                                           tickformat=".0%"), xaxis_title="by December of")
+    return fig
+
+
+def claims_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    head = "<table><tr><th>Claim</th><th>P</th><th>Read as</th><th>What drives it</th><th>Source</th></tr>"
+    body = []
+    for r in rows:
+        src = (f'<a href="{_e(r["source_url"])}">{_e(r["source_title"] or r["source"])}</a>' if r.get("source_url")
+               else "no published source found")
+        body.append(f"<tr><td>{_e(r['claim'])}<br><span class='note'>“{_e(r['quote'])}”</span></td>"
+                    f"<td><b>{r['probability']:.0%}</b></td><td>{_e(r['reading'])}</td><td>{_e(r['driver'])}</td>"
+                    f"<td>{src}</td></tr>")
+    return head + "".join(body) + "</table>"
+
+
+def backtest_html(result: Mapping[str, Any]) -> str:
+    rows = result.get("series", [])
+    head = ("<table><tr><th>Series</th><th>observations</th><th>50% coverage</th><th>90% coverage</th>"
+            "<th>CRPS (relative)</th></tr>")
+    body = "".join(f"<tr><td>{_e(r.get('series'))}</td><td>{r.get('n')}</td><td>{r.get('coverage_50', float('nan')):.0%}"
+                   f"</td><td>{r.get('coverage_90', float('nan')):.0%}</td><td>{r.get('crps_relative', float('nan')):.3g}</td></tr>"
+                   for r in rows)
+    return (f"<p class='note'>Sources published before {_e(result.get('as_of'))} only; scored against evidence "
+            f"published after it.</p>" + head + body + "</table>")
+
+
+def appendix_html(scenario: Any) -> str:
+    """Every parameter: value or distribution, unit, sources (linked) and assumption."""
+    from ..catalog import sources
+    from ..scenario.schema import Series
+
+    src = sources()
+    rows = []
+    for key, p in scenario.parameters.items():
+        v = p.value
+        text = ("; ".join(d.text for d in v.dists) + f" ({v.mode})") if isinstance(v, Series) else v.text
+        links = ", ".join(f'<a href="{_e(src[s].url)}">{_e(s)}</a>' if s in src else _e(s) for s in p.source)
+        basis = links + (("<br>assumption: " + _e(" ".join(p.assumption.split()))) if p.assumption else "")
+        rows.append(f"<tr><td><code>{_e(key)}</code></td><td>{_e(text)}</td><td>{_e(p.spec.unit)}</td>"
+                    f"<td>{basis}</td></tr>")
+    return ("<table><tr><th>Parameter</th><th>Value or distribution</th><th>Unit</th><th>Source / assumption</th></tr>"
+            + "".join(rows) + "</table>")
