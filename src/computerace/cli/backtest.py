@@ -1,0 +1,75 @@
+"""`computerace backtest --as-of YYYY-MM-DD`: the baseline as of a date, scored on later evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import fmt, print_json, user_errors
+
+
+def backtest_figure(result: dict):  # noqa: ANN201
+    """Observed values against the model's 50% and 90% intervals, one panel per series."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    series = result["series"]
+    fig = make_subplots(rows=len(series) or 1, cols=1, subplot_titles=[s["series"] for s in series],
+                        vertical_spacing=0.08)
+    for i, s in enumerate(series, start=1):
+        x = [o["period_end"] for o in s["observations"]]
+        for lo, hi, w, name in (("model_p5", "model_p95", 6, "model 90%"), ("model_p25", "model_p75", 14, "model 50%")):
+            for o in s["observations"]:
+                fig.add_trace(go.Scatter(x=[o["period_end"]] * 2, y=[o[lo], o[hi]], mode="lines",
+                                         line=dict(width=w, color="#1f5fa8"), opacity=0.35, name=name,
+                                         showlegend=False), row=i, col=1)
+        fig.add_trace(go.Scatter(x=x, y=[o["observed"] for o in s["observations"]], mode="markers",
+                                 marker=dict(color="#c0392b", size=10, symbol="diamond"), name="observed",
+                                 showlegend=i == 1), row=i, col=1)
+    fig.update_layout(template="plotly_white", height=260 * max(1, len(series)),
+                      title=f"Backtest as of {result['as_of']}: later evidence vs the model's intervals")
+    return fig
+
+
+@user_errors
+def backtest(
+    as_of: str = typer.Option("2024-01-01", "--as-of", help="Use only sources published by this date."),
+    scenario: str = typer.Option("baseline", "--scenario", help="Preset or YAML file to backtest."),
+    samples: int = typer.Option(2000, "--samples", "-n", min=100, max=1_000_000),
+    seed: int = typer.Option(0, "--seed", "-s", min=0),
+    out: Path = typer.Option(None, "--out", "-o", help="Write backtest.json and backtest.html here."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Backtest: widen what was not yet published at --as-of, simulate, and score coverage and CRPS
+    against evidence published after it."""
+    import json
+
+    from ..analysis.backtest import backtest as run_backtest
+    from ..results import atomic_write
+
+    result = run_backtest(as_of, scenario, samples=samples, seed=seed)
+    if out is not None:
+        atomic_write(Path(out) / "backtest.json", json.dumps(result, indent=1, default=str) + "\n")
+        fig = backtest_figure(result)
+        atomic_write(Path(out) / "backtest.html", fig.to_html(include_plotlyjs=True, full_html=True))
+    if json_:
+        print_json(result)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Backtest of '{result['scenario']}' as of {result['as_of']} ({samples:,} samples)",
+              caption=result["caveat"])
+    for c in ("series", "obs", "50% coverage", "90% coverage", "CRPS / observed", "last: observed vs model p50 [p5–p95]"):
+        t.add_column(c, justify="left" if c == "series" else "right")
+    for s in result["series"]:
+        o = s["observations"][-1]
+        t.add_row(s["series"], str(s["n"]), f"{s['coverage_50']:.0%}", f"{s['coverage_90']:.0%}",
+                  f"{s['crps_relative']:.2f}", f"{o['period_end']}: {fmt(o['observed'])} vs {fmt(o['model_p50'])} "
+                  f"[{fmt(o['model_p5'])}–{fmt(o['model_p95'])}]")
+    Console(width=max(Console().width, 140)).print(t)
+    ov = result["overall"]
+    if ov["coverage_50"] is not None:
+        Console().print(f"Overall: {result['observations']} observations, 50% intervals cover "
+                        f"{ov['coverage_50']:.0%}, 90% intervals cover {ov['coverage_90']:.0%}.")

@@ -1,0 +1,76 @@
+"""Backtest scoring on synthetic data with known answers, and the as-of scenario."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from computerace import load_scenario
+from computerace.analysis.backtest import as_of_scenario, crps, score, widen
+from computerace.scenario.distributions import LogNormal, Point
+
+CR = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
+
+
+def test_crps_of_a_normal_ensemble_matches_the_closed_form():
+    # Gneiting & Raftery (2007): CRPS(N(0, s), y) = s [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)], z = y / s.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(200_000) * 2.0
+    for y in (0.0, 1.0, -3.0):
+        z = y / 2.0
+        exact = 2.0 * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi))
+        assert crps(x, y) == pytest.approx(exact, rel=0.01)
+
+
+def test_crps_of_a_point_forecast_is_the_absolute_error():
+    assert crps(np.full(10, 5.0), 7.0) == pytest.approx(2.0)
+
+
+def test_coverage_is_nominal_when_observations_come_from_the_forecast():
+    # 400 observations drawn from the forecast itself: the share inside the 50% (90%) interval is binomial
+    # around 0.5 (0.9); 4 standard errors are 0.1 (0.06).
+    rng = np.random.default_rng(1)
+    x = rng.lognormal(0, 0.5, 50_000)
+    ys = rng.lognormal(0, 0.5, 400)
+    hits50 = np.mean([score(x, y)["in_50"] for y in ys])
+    hits90 = np.mean([score(x, y)["in_90"] for y in ys])
+    assert abs(hits50 - 0.5) < 0.1 and abs(hits90 - 0.9) < 0.06
+
+
+def test_widen_keeps_the_median_and_stretches_the_interval():
+    d = LogNormal("x", 0.0, 0.2)
+    w = widen(d, 3.0)
+    assert w.median == pytest.approx(d.median)
+    lo, hi = w.ppf(np.array([0.05, 0.95]))
+    assert hi / lo > 9.0  # at least x3 either side of the median
+    p = widen(Point("5", 5.0), 2.0)
+    assert p.median == pytest.approx(5.0) and p.ppf(np.array([0.95]))[0] == pytest.approx(10.0, rel=1e-9)
+
+
+def test_as_of_scenario_drops_later_policy_and_widens_later_sources():
+    sc, changes = as_of_scenario(load_scenario("baseline"), dt.date(2023, 1, 1))
+    allowed = sc.parameters["channels.legal_import_allowed"].value
+    assert max(allowed.times) <= 2023.0  # the Oct 2023 rule and later are unknown on 2023-01-01
+    base = load_scenario("baseline").parameters["stock.useful_life_years"].value
+    assert sc.parameters["stock.useful_life_years"].value == base  # an assumption, no source: kept
+    keys = {c["parameter"] for c in changes}
+    assert "channels.proxy_die_bank_h100e" in keys  # sourced in 2025: widened
+
+
+def test_cli_backtest_json_reports_coverage_per_series(tmp_path):
+    p = subprocess.run([CR, "backtest", "--as-of", "2023-01-01", "--samples", "300", "--json", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["series"] and all(0 <= s["coverage_90"] <= 1 for s in r["series"])
+    assert (tmp_path / "backtest.html").stat().st_size > 0
+    p = subprocess.run([CR, "backtest", "--as-of", "1999-01-01"], capture_output=True, text=True)
+    assert p.returncode == 2 and "outside the horizon" in p.stderr
