@@ -22,10 +22,12 @@ def synthetic(us_stock, cn_stock, us_chip=None, cn_chip=None, node_year=2018.25,
     return xr.Dataset(
         {"stock_h100e": (("sample", "month", "actor"), stock), "operational_h100e": (("sample", "month", "actor"), stock),
          "best_chip_h100e": (("sample", "month", "rival"), chip),
-         "node_tsmc_year": (("sample", "month"), np.full((S, T), node_year)),
+         "tsmc_node_year": (("sample", "node"), np.tile([node_year, 2020.25, 2022.9, 2025.9], (S, 1))),
+         "smic_node_year": (("sample", "node"), np.tile([2021.5, 2100.0, 2101.0, 2102.0], (S, 1))),
          "run_flop_per_h100e": ("sample", full * run), "china_cluster_share_ratio": ("sample", full * ratio),
          "algorithmic_progress_per_year": ("sample", full * algo), "china_algorithmic_lag_years": ("sample", full * lag)},
-        coords={"sample": np.arange(S), "month": months, "actor": ["US", "China", "RoW"], "rival": ["US", "China"]})
+        coords={"sample": np.arange(S), "month": months, "actor": ["US", "China", "RoW"], "rival": ["US", "China"],
+                "node": ["N7", "N5", "N3", "N2"]})
 
 
 t = np.arange(T)

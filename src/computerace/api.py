@@ -68,7 +68,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "taiwan_event_year": np.empty(samples),
         "euv_year": np.empty(samples),
         "best_chip_h100e": np.empty((samples, T, 2), np.float32),
-        "node_tsmc_year": np.empty((samples, T), np.float32),
+        "tsmc_node_year": np.empty((samples, 4)),
+        "smic_node_year": np.empty((samples, 4)),
         "run_flop_per_h100e": np.empty(samples),
         "algorithmic_progress_per_year": np.empty(samples),
         "china_algorithmic_lag_years": np.empty(samples),
@@ -78,7 +79,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
 
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
               "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "spend_usd", "best_chip_h100e",
-              "node_tsmc_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
+              "tsmc_node_year", "smic_node_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
               "china_cluster_share_ratio")
 
     def one(start: int) -> tuple[int, Any]:
@@ -103,7 +104,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
              "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
              "china_additions_h100e": "H100e/year", "spend_usd": "USD/year", "parameter_quantile": "1", "taiwan_event_year": "year",
-             "euv_year": "year", "best_chip_h100e": "H100e/package", "node_tsmc_year": "year",
+             "euv_year": "year", "best_chip_h100e": "H100e/package", "tsmc_node_year": "year", "smic_node_year": "year",
              "run_flop_per_h100e": "FLOP/H100e", "algorithmic_progress_per_year": "x/year",
              "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1"}
     desc = {
@@ -119,7 +120,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "taiwan_event_year": "start of the first Taiwan disruption (inf: none)",
         "euv_year": "date of China's EUV breakthrough",
         "best_chip_h100e": "H100e per package of the US frontier chip and of China's best chip in volume",
-        "node_tsmc_year": "TSMC's volume date of the best node SMIC has (process-node axis: lag = month - this)",
+        "tsmc_node_year": "TSMC's volume-production date of each node class",
+        "smic_node_year": "SMIC's date for each node class (5nm-class usable for AI dies; 3 and 2 after EUV)",
         "run_flop_per_h100e": "FLOP of the largest training run per H100e of operational stock",
         "algorithmic_progress_per_year": "yearly algorithmic efficiency gain (effective compute)",
         "china_algorithmic_lag_years": "years China's algorithms trail the frontier",
@@ -131,14 +133,15 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
             "spend_usd": ("sample", "year", "actor"),
             "parameter_quantile": ("sample", "parameter"), "taiwan_event_year": ("sample",),
             "euv_year": ("sample",), "best_chip_h100e": ("sample", "month", "rival"),
-            "node_tsmc_year": ("sample", "month"), "run_flop_per_h100e": ("sample",),
+            "tsmc_node_year": ("sample", "node"), "smic_node_year": ("sample", "node"),
+            "run_flop_per_h100e": ("sample",),
             "algorithmic_progress_per_year": ("sample",), "china_algorithmic_lag_years": ("sample",),
             "china_cluster_share_ratio": ("sample",)}
     ds = xr.Dataset(
         {k: (dims[k], v, {"units": units[k], "description": desc[k]}) for k, v in res.items()},
         coords={"sample": np.arange(samples), "month": months.astype("datetime64[ns]"),
                 "actor": list(ACTORS), "channel": list(CHANNELS), "year": uyears.astype(int),
-                "rival": ["US", "China"],
+                "rival": ["US", "China"], "node": ["N7", "N5", "N3", "N2"],
                 "parameter": keys},
     )
     manifest = {

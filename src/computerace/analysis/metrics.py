@@ -121,7 +121,11 @@ def years_behind(ds: xr.Dataset, axis: str = "stock", months: list[int] | None =
     """
     at = np.arange(ds.sizes["month"]) if months is None else np.asarray(months)
     if axis == "process_node":
-        years = (_month_years(ds)[at][None, :] - ds["node_tsmc_year"].values[:, at]).astype(np.float64)
+        from ..model.capability import node_tsmc_year
+
+        tm = _month_years(ds)[at]
+        node = node_tsmc_year(tm, ds["tsmc_node_year"].values, ds["smic_node_year"].values)
+        years = (tm[None, :] - node).astype(np.float64)
         censored = np.isnan(years)
         years = np.where(censored, _month_years(ds)[at][None, :] - 2010.0, years)
     else:

@@ -26,16 +26,18 @@ def chip_path(schedule: np.ndarray, t_years: np.ndarray, last_knot_year: float, 
     return out if multiplier is None else out * multiplier
 
 
+NODES = ("N7", "N5", "N3", "N2")
+
+
 def node_tsmc_year(t_years: np.ndarray, tsmc_years: np.ndarray, smic_years: np.ndarray) -> np.ndarray:
     """TSMC's volume date of the best node SMIC has at t (for the process-node axis: lag = t - this).
 
     tsmc_years: [sample, node] volume dates of N7, N5, N3, N2; smic_years: [sample, node] SMIC's dates for
-    the same node classes (inf when never). Returns [sample, month]; NaN before SMIC's first node.
+    the same node classes, increasing along nodes. Returns [sample, len(t_years)]; NaN before SMIC's first.
     """
-    reached = smic_years[:, None, :] <= t_years[None, :, None]  # [sample, month, node]
-    best = np.where(reached, np.arange(tsmc_years.shape[1])[None, None, :], -1).max(axis=2)
-    out = np.take_along_axis(tsmc_years, np.maximum(best, 0), axis=1)
-    return np.where(best >= 0, out, np.nan)
+    reached = (smic_years[:, None, :] <= t_years[None, :, None]).sum(axis=2)  # nodes reached by t
+    out = np.take_along_axis(tsmc_years, np.maximum(reached - 1, 0), axis=1)
+    return np.where(reached > 0, out, np.nan)
 
 
 def smic_node_years(smic_7nm: np.ndarray, smic_5nm: np.ndarray, euv_year: np.ndarray,

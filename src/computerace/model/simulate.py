@@ -30,7 +30,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     [sample, year, channel] and spend_usd [sample, year, actor] (money spent on accelerators) are
     calendar-year totals for the years in `year`; china_remote_h100e:
     [sample, month]; taiwan_event_year, euv_year: [sample]; best_chip_h100e [sample, month, rival US/China];
-    node_tsmc_year [sample, month]; run_flop_per_h100e, algorithmic_progress_per_year,
+    tsmc_node_year, smic_node_year [sample, node N7/N5/N3/N2]; run_flop_per_h100e, algorithmic_progress_per_year,
     china_algorithmic_lag_years: [sample]. `progress(months_done)` is called
     after each month. Stocks are at the end of each month; flows are per month. `out` may hold
     preallocated float32 arrays of these shapes to write into (it is returned, completed).
@@ -162,7 +162,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
                                       g("capability.smic_node_years_after_euv"))
     buf["best_chip_h100e"] = np.stack([us_chip.T, cn_chip.T], axis=1)  # [T, rival, S]
     per_sample = {
-        "node_tsmc_year": capability.node_tsmc_year(t, tsmc, smic),  # [S, T]
+        "tsmc_node_year": tsmc,  # [S, node]
+        "smic_node_year": smic,  # [S, node]
         "run_flop_per_h100e": capability.run_flop_per_h100e(g("capability.cluster_share"), g("capability.run_months"),
                                                             g("capability.mfu")),
         "algorithmic_progress_per_year": g("capability.algorithmic_progress_per_year"),
