@@ -244,7 +244,7 @@ def _fold(c: Chip, d: dt.date) -> dict[str, Any]:
             state = dict(eccn=x.eccn if x.eccn is not None else state["eccn"], licence=x.licence_required,
                          policy=x.policy, reason=x.reason, regime=x.id, source=list(x.source),
                          conditions=list(x.conditions), origin="event")
-        elif x.kind == "review_policy" and state["origin"] == "regime" and state["licence"]:
+        elif x.kind == "review_policy" and state["origin"] == "regime" and state["policy"] == "presumption_of_denial":
             if _applies(x, c):
                 state = {**state, "policy": x.policy, "regime": x.id, "conditions": list(x.conditions),
                          "source": [*x.source, *state["source"]],
@@ -265,8 +265,7 @@ def classify(chip: str | Chip, date: str | dt.date) -> Classification:
         hbm = [x.id for x in rules().layers if x.affects_domestic and x.date <= d]
         state = dict(state, eccn=None, licence=False, policy="not_us_export", conditions=[],
                      reason=f"Designed in China by {c.vendor}: not a US export, so no US licence governs its sale "
-                            f"in China.{as_us}" + (f" US controls on its inputs apply ({', '.join(hbm)})." if hbm
-                                                   else ""))
+                            f"in China.{as_us}" + (f" US rules that bear on it: {', '.join(hbm)}." if hbm else ""))
     return Classification(
         chip=c.id, date=d.isoformat(), tpp=tpp(c), pd=performance_density(c), eccn=state["eccn"],
         license_required_for_china=state["licence"], policy=state["policy"], access=ACCESS[state["policy"]],
