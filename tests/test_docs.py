@@ -20,6 +20,14 @@ def used_source_ids() -> set[str]:
     for name in presets():
         used |= load_scenario(name).sources_used()
     used |= set(getattr(catalog, "cited_source_ids", lambda: set())())
+    from computerace.analysis.claims import load_claims
+
+    used |= {c.source for c in load_claims() if c.source}
+    try:
+        from computerace.model import serving
+    except ImportError:
+        serving = None
+    used |= set(getattr(serving, "cited_source_ids", lambda: set())())
     return used
 
 

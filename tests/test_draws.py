@@ -130,15 +130,20 @@ def test_changing_a_correlated_parameter_leaves_the_others_unchanged(baseline):
 def test_shorter_horizon_gives_a_prefix_of_the_paths(baseline):
     a = draw(baseline, 500, seed=2)
     b = draw(computerace.load_scenario("baseline", {"horizon.end": "2030-12"}), 500, seed=2)
-    assert_same_draws(a, b)
+    # The export-control schedule has one knot per month of the horizon; its prefix is checked below.
+    assert_same_draws(a, b, skip=("channels.legal_import_allowed",))
     for k in a.knots:
         np.testing.assert_array_equal(b.path(k), a.path(k)[:, :108], err_msg=k)
 
 
 def test_values_are_the_ppf_of_the_recorded_quantiles(baseline, big):
     """Inverse transform: every value is its distribution's ppf at the stored u; series are comonotonic."""
+    from computerace.scenario.distributions import ControlsSchedule
+
     for k, p in baseline.parameters.items():
         spec = p.spec
+        if isinstance(p.value, ControlsSchedule):  # derived from the rules and other draws, tested elsewhere
+            continue
         if isinstance(p.value, Series):
             got = big.knots[k][1]
             want = np.stack([d.ppf(big.quantiles[k]) for d in p.value.dists], axis=1)

@@ -89,11 +89,11 @@ def test_ai2027_uncertain_mode_median_near_point_mode(ai2027_point):
 
 def test_controls_counterfactual_uses_common_random_numbers():
     # Same seed: the two presets share every random number, so the paired difference is the effect of
-    # the controls alone. Before the October 2022 rule the two worlds are identical.
+    # the controls alone. Before the August 2022 licence letters the two worlds are identical.
     a = cr.run("baseline", samples=200, seed=5).dataset
     b = cr.run("no-export-controls", samples=200, seed=5).dataset
-    early = a["stock_h100e"].sel(month="2022-09-01").values
-    np.testing.assert_array_equal(early, b["stock_h100e"].sel(month="2022-09-01").values)
+    early = a["stock_h100e"].sel(month="2022-08-01").values
+    np.testing.assert_array_equal(early, b["stock_h100e"].sel(month="2022-08-01").values)
     cn_a = a["stock_h100e"].sel(month="2030-12-01", actor="China").values
     cn_b = b["stock_h100e"].sel(month="2030-12-01", actor="China").values
     assert np.median(cn_b / cn_a) > 1.2  # without controls China owns more compute in the baseline's world

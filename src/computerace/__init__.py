@@ -23,11 +23,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .scenario import Scenario
 
 
-def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load a preset name or a YAML path, apply `overrides` ({"section.key": value}), validate."""
+def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None, as_of: str | None = None) -> Scenario:
+    """Load a preset name or a YAML path, apply `overrides` ({"section.key": value}), validate.
+
+    `as_of` (YYYY-MM-DD) refuses parameters whose sources were published after that date.
+    """
     from .scenario import load_scenario as _load
 
-    return _load(name_or_path, overrides)
+    return _load(name_or_path, overrides, as_of)
 
 
 def run(scenario: Any, samples: int = 10_000, seed: int = 0, chunk: int | None = None,

@@ -152,6 +152,26 @@ def _normals(seed: int, start: int, n: int, width: int) -> np.ndarray:
     return out
 
 
+def _controls_schedule(scenario: Scenario, months: np.ndarray, t: np.ndarray, scalars: dict[str, np.ndarray],
+                       knots: dict[str, tuple[Series, np.ndarray]]) -> None:
+    """Replace `legal_import_allowed: controls` by the monthly a(t) the export-control engine implies."""
+    from .scenario.distributions import ControlsSchedule
+
+    key = "channels.legal_import_allowed"
+    v = scenario.parameters[key].value
+    if not isinstance(v, ControlsSchedule):
+        return
+    from .model.controls import allowed_path
+
+    labels = tuple(str(m) for m in months.astype("datetime64[M]"))
+    freeze = labels.index(v.freeze_after) if v.freeze_after in labels else None
+    a = allowed_path(labels, scalars["channels.near_frontier_compliant_level"],
+                     scalars["channels.degraded_compliant_level"], scalars["channels.conditional_licence_share"],
+                     freeze_after=freeze)
+    scalars.pop(key, None)
+    knots[key] = (Series(tuple(float(x) for x in t), tuple(v for _ in t), "step"), a)
+
+
 def interpolate(series: Series, values: np.ndarray, t_years: np.ndarray) -> np.ndarray:
     """Knot values [sample, knot] -> monthly values [sample, month] (log, linear or step; flat ends)."""
     times = np.asarray(series.times)
@@ -188,14 +208,28 @@ def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
             z[:, ci] = acc
     u = special.ndtr(z)
     u = np.clip(u, 1e-12, 1 - 1e-12)
-    months = scenario.months()
+    quantiles = {k: u[:, col[k]] for k in keys}
+    events = {name: u[:, len(keys) + i] for i, name in enumerate(EVENT_STREAMS)}
+    if scenario.resolved.get("mode") == "point":  # point mode: event times at their medians too
+        events = {name: np.full(n, 0.5) for name in EVENT_STREAMS}
+    return from_quantiles(scenario, quantiles, events, start)
+
+
+def from_quantiles(scenario: Scenario, quantiles: dict[str, np.ndarray], events: dict[str, np.ndarray],
+                   start: int = 0, months: np.ndarray | None = None) -> Draws:
+    """Draws whose parameter values are ppf(u) of given quantiles (already correlated), clipped to range.
+
+    quantiles: {key: [sample]} for every key of params.csv; events: {name: [sample]} uniforms.
+    `months` (default: the scenario's horizon) may be a prefix of the horizon. `draw` samples the u and
+    calls this; sensitivity analysis calls it with the u that SALib chooses.
+    """
+    months = scenario.months() if months is None else months
     t = month_years(months)
-    scalars, knots, quantiles, truncated = {}, {}, {}, {}
+    scalars, knots, truncated = {}, {}, {}
     specs = param_specs()
-    for k in keys:
+    for k in specs:
         p = scenario.parameters[k]
-        uk = u[:, col[k]]
-        quantiles[k] = uk
+        uk = quantiles[k]
         if isinstance(p.value, Series):
             v = np.stack([d.ppf(uk) for d in p.value.dists], axis=1)
         else:
@@ -211,5 +245,6 @@ def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
             knots[k] = (p.value, v)
         else:
             scalars[k] = v
-    events = {name: u[:, len(keys) + i] for i, name in enumerate(EVENT_STREAMS)}
-    return Draws(start, n, months, t, scalars, knots, quantiles, events, truncated)
+    n = len(next(iter(quantiles.values())))
+    _controls_schedule(scenario, months, t, scalars, knots)
+    return Draws(start, n, months, t, scalars, knots, dict(quantiles), dict(events), truncated)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..scenario.distributions import Beta, Dist, LogNormal, Normal, Point, Uniform
+from ..scenario.distributions import Beta, ControlsSchedule, Dist, LogNormal, Normal, Point, Uniform
 from ..scenario.schema import Series
 
 Z90 = 1.6448536269514722
@@ -53,6 +53,10 @@ def as_of_scenario(scenario: Any, as_of: dt.date) -> tuple[Any, list[dict[str, A
         after = [d for d in dates if _date(d) > as_of]
         factor = 3.0 if dates and len(after) == len(dates) else 2.0 if after else 1.0
         v = p.value
+        if isinstance(v, ControlsSchedule):  # the rules engine: hold the regime in force at the as-of date
+            params[key] = replace(p, value=ControlsSchedule(v.text, freeze_after=f"{as_of.year}-{as_of.month:02d}"))
+            changes.append({"parameter": key, "change": f"export-control regime held as of {as_of}"})
+            continue
         if isinstance(v, Series):
             times, dists = list(v.times), list(v.dists)
             if v.mode == "step" and times[-1] > year:

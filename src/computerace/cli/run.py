@@ -60,6 +60,8 @@ def run(
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
     point: bool = typer.Option(False, "--point", help="Point mode: every distribution at its median "
                                "(one deterministic path; same as 'mode: point' in the scenario)."),
+    as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD: refuse any parameter whose source was "
+                              "published after this date (naming each one)."),
 ) -> None:
     """Run a scenario: print the headline table and write summary.json, run.nc, quantiles.csv,
     manifest.json and report.html."""
@@ -68,7 +70,11 @@ def run(
     sets = parse_sets(set_)
     if point:
         sets["mode"] = "point"
-    sc = cr.load_scenario(scenario, sets)
+    if as_of is not None:
+        from ..catalog import parse_date
+
+        as_of = parse_date(as_of, "--as-of date").isoformat()
+    sc = cr.load_scenario(scenario, sets, as_of=as_of)
     out_dir = out or Path("computerace-out") / sc.name
     if out_dir.exists() and not out_dir.is_dir():
         from ..errors import UserError

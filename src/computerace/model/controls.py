@@ -22,6 +22,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 from .. import catalog
 from ..catalog import Chip
 
@@ -335,3 +337,52 @@ def best_legal_import(date: str | dt.date, basis: str = "bf16", conditional: boo
     table = catalog.chips()
     best = [(table[k].h100e(basis) or 0.0, k) for k, a in legal_import_access(date).items() if a in ok]
     return (max(best)[1], max(best)[0]) if best else None
+
+
+# ----------------------------------------------------------------------------- the legal-import channel
+# Representative chips by how well they serve China's pre-control demand (per dollar): the frontier parts
+# China bought before controls, the near-frontier compliant parts (same compute, cut interconnect), and
+# the degraded compliant parts (a fraction of the compute at a similar price).
+CHANNEL_CHIP_CLASSES = {
+    "frontier": ("a100", "h100-sxm", "h200", "b200", "b300"),
+    "near_frontier_compliant": ("a800", "h800"),
+    "degraded_compliant": ("h20",),
+}
+
+
+@lru_cache(maxsize=8)
+def channel_access_schedule(months: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """For each chip class, per month: (best open access 0/1, conditional access 0/1) under the rules.
+
+    A class is open in a month if any of its released chips is open to China then, conditional if the best
+    access is a licence with conditions (e.g. case-by-case with a revenue share). Cached per horizon.
+    """
+    table = catalog.chips()
+    out: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in CHANNEL_CHIP_CLASSES}
+    for m in months:
+        d = catalog.parse_date(f"{m}-15")
+        for cls, ids in CHANNEL_CHIP_CLASSES.items():
+            acc = [classify(table[i], d).access for i in ids if table[i].release <= d]
+            out[cls][0].append(1.0 if "open" in acc else 0.0)
+            out[cls][1].append(1.0 if "open" not in acc and "conditional" in acc else 0.0)
+    return {k: (tuple(o), tuple(c)) for k, (o, c) in out.items()}
+
+
+def allowed_path(months: tuple[str, ...], near_level: np.ndarray, degraded_level: np.ndarray,
+                 conditional_share: np.ndarray, freeze_after: int | None = None) -> np.ndarray:
+    """a(t) = max over chip classes of level_class x access(t): access 1 if open, the shipped share c if
+    conditional, 0 if closed; levels: frontier 1, near-frontier compliant L1, degraded compliant L2.
+
+    near_level, degraded_level, conditional_share: [sample]. Returns [sample, month]. `freeze_after`
+    (a month index) holds the regime of that month afterwards (for as-of backtests).
+    Source: the rules in export_controls.yaml through `classify`.
+    """
+    sched = channel_access_schedule(months)
+    T = len(months)
+    idx = np.arange(T) if freeze_after is None else np.minimum(np.arange(T), freeze_after)
+    a = np.zeros((len(near_level), T))
+    for cls, level in (("frontier", np.ones_like(near_level)), ("near_frontier_compliant", near_level),
+                       ("degraded_compliant", degraded_level)):
+        o, c = (np.asarray(x)[idx] for x in sched[cls])
+        a = np.maximum(a, level[:, None] * (o[None, :] + c[None, :] * conditional_share[:, None]))
+    return a

@@ -65,6 +65,7 @@ def _changes(sc: Any, base: Any) -> list[str]:
 
 def presets_markdown() -> str:
     import computerace as cr
+
     from ..scenario import load_scenario, presets
 
     base = load_scenario("baseline")
@@ -84,7 +85,7 @@ def presets_markdown() -> str:
             lines += NOTES[name] + [""]
         lines += ["| | " + " | ".join(DATES) + " |", "|---|" + "---|" * len(DATES)]
 
-        def row(label: str, metric: str, key: str, pct: bool = False) -> str:
+        def row(label: str, metric: str, key: str, pct: bool = False, m: dict = m) -> str:
             cells = []
             for d in DATES:
                 q = m[metric][key][d]

@@ -201,6 +201,28 @@ class Mixture(Dist):
         return 0.5 * (lo + hi)
 
 
+@dataclass(frozen=True)
+class ControlsSchedule(Dist):
+    """`value: controls` for channels.legal_import_allowed: the fraction allowed in each month comes from
+    the export-control rules (model/controls.py), not from numbers in the scenario. `freeze_after`
+    ('YYYY-MM') holds the regime of that month afterwards (as-of backtests)."""
+
+    freeze_after: str | None = None
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.ones(np.shape(u))
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x) >= 1.0).astype(float)
+
+    @property
+    def is_point(self) -> bool:
+        return False  # derived from sampled levels (channels.*_level, conditional_licence_share)
+
+    def bounds(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+
 def _require(spec: dict[str, Any], kind: str, names: tuple[str, ...]) -> dict[str, float]:
     missing = [n for n in names if n not in spec]
     extra = [n for n in spec if n not in names]

@@ -150,12 +150,29 @@ def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]
         lines[tuple(parts[:2])] = (where, None)  # type: ignore[assignment]
 
 
-def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load a preset or YAML file, resolve `extends`, apply overrides and validate."""
-    from ..catalog import source_ids
+def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                  as_of: str | None = None) -> Scenario:
+    """Load a preset or YAML file, resolve `extends`, apply overrides and validate.
+
+    `as_of` (YYYY-MM-DD): refuse, naming each offending key, any parameter citing a source published
+    after that date (as-of discipline; `computerace backtest` widens such parameters instead).
+    """
+    from ..catalog import published_after, source_ids
 
     raw, lines, path = _read_tree(name_or_path)
     if overrides:
         apply_overrides(raw, lines, dict(overrides))
     origin = str(name_or_path)
-    return build(raw, lines, origin, source_ids())
+    sc = build(raw, lines, origin, source_ids())
+    if as_of is not None:
+        bad = []
+        for key, p in sc.parameters.items():
+            late = published_after(p.source, as_of)
+            if late:
+                bad.append(f"{key} ({', '.join(late)}) at {p.file}:{p.line}")
+        if bad:
+            raise ScenarioError(f"{len(bad)} parameters cite sources published after {as_of}", file=str(origin),
+                                key=bad[0].split(" ")[0], found="; ".join(bad[:8]) + (" ..." if len(bad) > 8 else ""),
+                                fix="replace those values with ones sourced before the date, or use "
+                                    "`computerace backtest --as-of`, which widens them instead")
+    return sc

@@ -196,6 +196,11 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
                  ) -> D.Dist | Series:
     ci = entry.ci if entry.ci is not None else ci
     v = entry.value
+    if v == "controls":
+        if spec.key != "channels.legal_import_allowed":
+            raise ScenarioError("'controls' only sets channels.legal_import_allowed", file=file, line=line,
+                                key=spec.key, fix="give a number or a distribution")
+        return D.ControlsSchedule("from the export-control rules (export_controls.yaml)")
 
     def dist(x: Any) -> D.Dist:
         try:
@@ -355,7 +360,9 @@ def _at_median(p: Parameter) -> Parameter:
     from dataclasses import replace
 
     def pt(d: D.Dist) -> D.Dist:
-        return d if d.is_point else D.Point(f"median of {d.text}", d.median)
+        if d.is_point or isinstance(d, D.ControlsSchedule):  # the rules engine is not a distribution
+            return d
+        return D.Point(f"median of {d.text}", d.median)
 
     if isinstance(p.value, Series):
         return replace(p, value=Series(p.value.times, tuple(pt(d) for d in p.value.dists), p.value.mode))
