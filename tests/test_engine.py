@@ -162,3 +162,21 @@ def test_first_event_time_has_the_stated_annual_probability():
     t = first_event_time(u, np.full_like(u, 0.1), np.full_like(u, 2027.0))
     assert np.mean(t < 2028.0) == pytest.approx(0.1, abs=1e-4)
     assert np.mean(t < 2029.0) == pytest.approx(1 - 0.9 ** 2, abs=1e-4)
+
+
+def test_domestic_supply_physics_matches_wafers_times_yield_and_the_hbm_cap():
+    # Constant 1000 wafers/month, 78 gross dies, Poisson yield exp(-A*D0) with D0 fixed at 0.2/cm2 on
+    # 665.61 mm2, 2 dies per package, 0.8 H100e per package; a huge HBM stockpile: no cap.
+    y = np.exp(-6.6561 * 0.2)
+    common = {"channels__domestic_model": 1.0, "supply__china_ai_wafers_per_month": 1000.0,
+              "supply__china_die_area_mm2": 665.61, "supply__china_gross_dies_per_wafer": 78.0,
+              "supply__china_defects_per_cm2_2025": 0.2, "supply__china_defect_floor_per_cm2": 0.2,
+              "supply__china_dies_per_package": 2.0, "supply__china_h100e_per_package": 0.8,
+              "supply__china_hbm_stacks_per_package": 8.0, "supply__china_domestic_hbm_stacks_per_year": 0.0}
+    r = run_with(**common, supply__china_hbm_stockpile_stacks=1e9)
+    dom = r.dataset["china_additions_h100e"].sel(channel="domestic", year=2024).values[0]
+    assert dom == pytest.approx(12 * 1000 * 78 * y / 2 * 0.8, rel=1e-6)  # float32 storage
+    # A stockpile of 100k stacks and no new HBM: 12,500 packages in all, then nothing.
+    r = run_with(**common, supply__china_hbm_stockpile_stacks=1e5)
+    total = r.dataset["china_additions_h100e"].sel(channel="domestic").values[0].sum()
+    assert total == pytest.approx(1e5 / 8 * 0.8, rel=1e-6)

@@ -62,6 +62,16 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     allowed = d.stepper("channels.legal_import_allowed")
     s_legal, s_smug = g("channels.legal_import_share"), g("channels.smuggled_share")
     us_share = g("channels.us_share_of_western")
+    # China's domestic output from the supply physics (channels.domestic_model = 1): wafers, yield, HBM
+    physics = g("channels.domestic_model") > 0.5
+    if physics.any():
+        wafers = d.stepper("supply.china_ai_wafers_per_month")
+        hbm_new = d.stepper("supply.china_domestic_hbm_stacks_per_year")
+        per_pkg = d.stepper("supply.china_h100e_per_package")
+        hbm_stock = g("supply.china_hbm_stockpile_stacks").copy()
+        phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
+                                                    "defect_floor_per_cm2", "defect_halving_years", "dies_per_package",
+                                                    "hbm_stacks_per_package")}
     proxy = channels.proxy_fab(t, g("channels.proxy_die_bank_h100e"), g("channels.proxy_drawdown_start"),
                                g("channels.proxy_drawdown_months"))  # [S, T], no exp
 
@@ -104,7 +114,21 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         offers[3] = channels.legal_import(w_m, s_legal, a_m)
         offers[4] = channels.smuggled(w_m, s_smug, a_m)
         offers[0], offers[1] = channels.allocate_rest(w_m, offers[3] + offers[4], us_share)
-        offers[2] = channels.domestic(dom_base, events.euv_factor(tm, euv_year, euv_mult, euv_ramp)[:, 0])
+        euv_m = events.euv_factor(tm, euv_year, euv_mult, euv_ramp)[:, 0]
+        offers[2] = channels.domestic(dom_base, euv_m)
+        if physics.any():
+            d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], phys["defect_floor_per_cm2"],
+                                       phys["defect_halving_years"], 2025.0)
+            good = supply.good_dies_per_month(wafers.value, phys["die_area_mm2"], d0,
+                                              gross_dies_per_wafer=phys["gross_dies_per_wafer"])
+            pkgs = supply.packages_from_dies(good, phys["dies_per_package"])
+            spp = phys["hbm_stacks_per_package"]
+            draw_hbm = supply.hbm_drawdown(hbm_stock, hbm_new.value / 12.0, pkgs * spp)
+            hbm_stock = draw_hbm.stockpile_stacks
+            offers[2] = np.where(physics, supply.h100e_from_packages(draw_hbm.stacks_used / spp, per_pkg.value) * euv_m,
+                                 offers[2])
+            for x in (wafers, hbm_new, per_pkg):
+                x.advance()
         offers[5] = proxy_t[m]
 
         a = adds[m]
