@@ -111,6 +111,14 @@ class Run:
             from .analysis.claims import score
 
             extra.append(("Claims from the debate", A.claims_html(score(None, run=self))))
+        from .report import serving_figure as sf
+
+        curves = sf.curves(["hgx-h800", "dgx-b200", "gb200-nvl72", "cloudmatrix-384"])
+        extra.append(("Serving a large reasoning model: does the scale-up domain matter?",
+                      "<p class='note'>DeepSeek-V3 at a 4K context, 8-bit formats: tokens per second per chip "
+                      "against tokens per second per user (serving estimator, docs/serving.md; calibrated on "
+                      "H800/H20 measurements, the other systems are extrapolations).</p>"
+                      + _figure_html(sf.figure(curves), "fig-serving")))
         if sensitivity is not None:
             from .report.tornado import tornado_figure
 
@@ -123,7 +131,8 @@ class Run:
         return render_report(self.dataset, self.summary(), self.manifest, years_behind=self.years_behind(),
                              answers=A.headline_sentences(self.summary()), extra=extra)
 
-    def save(self, out_dir: str | Path, report: bool = True) -> dict[str, Path]:
+    def save(self, out_dir: str | Path, report: bool = True, sensitivity: Any = None, backtest: Any = None
+             ) -> dict[str, Path]:
         """Write summary.json, run.nc, quantiles.csv, manifest.json and report.html atomically."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +154,7 @@ class Run:
             Path(tmp).unlink(missing_ok=True)
             raise
         if report:
-            atomic_write(paths["report.html"], self.report_html())
+            atomic_write(paths["report.html"], self.report_html(sensitivity=sensitivity, backtest=backtest))
         else:
             paths.pop("report.html")
         return paths
