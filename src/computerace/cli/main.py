@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from .backtest import backtest
+from .claims import claims
+from .compare import compare
+from .controls import controls_app
+from .dashboard import dashboard
+from .data import data_app
 from .presets import presets
 from .run import run
+from .sensitivity import sensitivity
+from .serve import serve_estimate
+from .sweep import sweep
 
 app = typer.Typer(
     name="computerace",
@@ -17,6 +26,15 @@ app = typer.Typer(
 )
 app.command("run")(run)
 app.command("presets")(presets)
+app.command("claims")(claims)
+app.command("backtest")(backtest)
+app.command("compare")(compare)
+app.command("dashboard")(dashboard)
+app.command("sensitivity")(sensitivity)
+app.command("sweep")(sweep)
+app.command("serve-estimate")(serve_estimate)
+app.add_typer(data_app, name="data")
+app.add_typer(controls_app, name="controls")
 
 
 @app.callback()

@@ -62,6 +62,8 @@ def run(
                                "(one deterministic path; same as 'mode: point' in the scenario)."),
     as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD: refuse any parameter whose source was "
                               "published after this date (naming each one)."),
+    full: bool = typer.Option(False, "--full", help="Also compute a Sobol sensitivity of years behind in 2030 "
+                              "and a backtest as of 2024-01-01, and add the tornado and backtest panels to the report."),
 ) -> None:
     """Run a scenario: print the headline table and write summary.json, run.nc, quantiles.csv,
     manifest.json and report.html."""
@@ -91,7 +93,14 @@ def run(
             task = bar.add_task(sc.name, total=samples * months)
             result = cr.run(sc, samples=samples, seed=seed, chunk=chunk,
                             progress=lambda k: bar.advance(task, k))
-    paths = result.save(out_dir, report=not no_report)
+    sensitivity = backtest = None
+    if full and not no_report:
+        from ..analysis.backtest import backtest as run_backtest
+        from ..analysis.sensitivity import sobol
+
+        sensitivity = sobol(sc, metric="years_behind_stock", year=2030, samples=512, seed=seed)
+        backtest = run_backtest("2024-01-01", sc, samples=min(samples, 2000), seed=seed)
+    paths = result.save(out_dir, report=not no_report, sensitivity=sensitivity, backtest=backtest)
     summary = result.summary()
     if json_:
         print_json(summary)

@@ -1,0 +1,236 @@
+"""The dashboard's FastAPI app: JSON API (OpenAPI at /openapi.json, readable at /docs), the page, assets.
+
+Routes are thin: validation and computing live in service.py. Errors a user can fix come back as 422
+with {"detail": <the message the CLI prints after 'error: '>}. CORS is off (no CORS middleware: other
+origins cannot read responses); the Host header must name the bound host (DNS rebinding); bodies over
+MAX_BODY_BYTES get 413, query strings over MAX_QUERY_BYTES 414.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .. import __version__
+from ..errors import UserError
+from . import (
+    DEFAULT_SAMPLES,
+    LOOPBACK_HOSTS,
+    MAX_BODY_BYTES,
+    MAX_OVERRIDES,
+    MAX_QUERY_BYTES,
+    MAX_SAMPLES,
+    is_loopback,
+)
+from .guard import Guard
+from .service import SEED_MAX, Service, State
+
+STATIC = Path(__file__).parent / "static"
+CONDITIONAL = ("A forecast conditional on the scenario's assumptions, not a prediction of what will happen. "
+               "Every number in a scenario carries a source or a stated assumption.")
+
+
+def plotly_js() -> Path:
+    """plotly.min.js from the installed plotly package (found without importing plotly)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the plotly package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+
+
+class RunRequest(BaseModel):
+    """A run: a preset, overrides in the scenario language (as `--set key=value`), seed and samples."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str = Field("baseline", max_length=64, description="A preset name (GET /api/presets); never a path.")
+    overrides: dict[str, str | float | int] = Field(
+        default_factory=dict, max_length=MAX_OVERRIDES,
+        description="{'channels.smuggled_share': '0.01 to 0.05'}: values as after `--set key=`.")
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="Default: the server's --samples.")
+
+
+class Info(BaseModel):
+    version: str
+    default_samples: int
+    max_samples: int
+    features: dict[str, bool]
+    ranking: dict[str, str]
+    conditional: str
+    cache: dict[str, int]
+
+
+def state_params(
+    request: Request,
+    scenario: Annotated[str, Query(max_length=64, description="A preset name; never a path.")] = "baseline",
+    seed: Annotated[int, Query(ge=0, le=SEED_MAX, description="Random seed; same seed, same numbers.")] = 0,
+    samples: Annotated[int | None, Query(ge=1, le=MAX_SAMPLES, description="Monte Carlo samples "
+                                         "(default: the server's --samples).")] = None,
+    set_: Annotated[list[str] | None, Query(alias="set", max_length=MAX_OVERRIDES,
+                                            description="Overrides as in the CLI: key=value (repeatable).")] = None,
+) -> State:
+    return request.app.state.service.state(scenario, sets=set_, seed=seed, samples=samples)
+
+
+StateDep = Annotated[State, Depends(state_params)]
+
+
+def _attachment(text: str, media: str, filename: str) -> Response:
+    return Response(text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _server_timing(t: dict[str, float]) -> str:
+    return ", ".join(f"{k};dur={v:.1f}" for k, v in t.items())
+
+
+def create_app(default_samples: int = DEFAULT_SAMPLES, host: str = "127.0.0.1", warm: bool = True,
+               rank: bool = True) -> FastAPI:
+    """The dashboard app. `host` is the address the server binds (sets which Host headers are accepted);
+    `warm` fills the cache for the default view at start-up; `rank` computes the sensitivity ranking of a
+    preset's parameters in the background the first time its inputs are shown."""
+    from . import optional
+
+    optional.background_ranking = rank
+    service = Service(default_samples)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:  # import the model and fill the cache while the first page loads
+            threading.Thread(target=service.warm_up, daemon=True, name="computerace-warm-up").start()
+        yield
+        optional.stop_background()
+
+    app = FastAPI(title="computerace dashboard", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, max_body_size=MAX_BODY_BYTES,
+                  description="Explore computerace scenarios: presets, parameters with their sources, runs with "
+                              "overrides, downloads that `computerace run` reproduces. " + CONDITIONAL)
+    app.state.service = service
+    # Host must name this server: a page elsewhere cannot reach it through DNS rebinding.
+    hosts = [*LOOPBACK_HOSTS, host.strip("[]")] if is_loopback(host) else ["*"]
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(Guard, max_query=MAX_QUERY_BYTES)
+
+    @app.exception_handler(UserError)
+    async def _user_error(request: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}" for e in errs]
+        return JSONResponse({"detail": "; ".join(parts),
+                             "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errs]},
+                            status_code=422)
+
+    def json_ok(body: str, timings: dict[str, float]) -> Response:
+        return Response(body, media_type="application/json", headers={"Server-Timing": _server_timing(timings)})
+
+    # ------------------------------------------------------------------------------- API
+    @app.get("/api/info", response_model=Info, tags=["meta"])
+    def info() -> dict[str, Any]:
+        """Version, sample defaults and limits, and which optional answer modules are present."""
+        return {"version": __version__, "default_samples": service.default_samples, "max_samples": MAX_SAMPLES,
+                "features": optional.features(), "ranking": optional.ranking_status(),
+                "conditional": CONDITIONAL, "cache": dict(service.stats)}
+
+    @app.get("/api/presets", tags=["scenarios"])
+    def presets() -> dict[str, Any]:
+        """The built-in scenarios with their descriptions, sources and hashes."""
+        from ..scenario import load_scenario
+
+        rows = []
+        for name in service.presets():
+            sc = load_scenario(name)
+            rows.append({"name": name, "description": " ".join(sc.description.split()),
+                         "sources": sorted(sc.sources_used()), "scenario_hash": sc.hash})
+        return {"presets": rows}
+
+    @app.get("/api/parameters", tags=["scenarios"])
+    def parameters(scenario: Annotated[str, Query(max_length=64)] = "baseline") -> dict[str, Any]:
+        """Every parameter of a preset: unit, distribution, sources or assumption, and slider pins
+        (the parameter fixed at each 5th percentile of its distribution), most influential first."""
+        return service.parameters(scenario)
+
+    @app.get("/api/run", tags=["runs"])
+    def run_get(st: StateDep) -> Response:
+        """Run a preset with overrides (cached by scenario hash, seed and samples): the summary
+        (summary.json's layout; non-finite numbers as null) and the monthly series the page draws."""
+        return json_ok(*service.run_json(st))
+
+    @app.post("/api/run", tags=["runs"])
+    def run_post(req: RunRequest) -> Response:
+        """As GET /api/run, with the state in a JSON body."""
+        st = service.state(req.scenario, overrides=req.overrides, seed=req.seed, samples=req.samples)
+        return json_ok(*service.run_json(st))
+
+    @app.get("/api/download/summary.json", tags=["downloads"])
+    def download_summary(st: StateDep) -> Response:
+        """summary.json, byte for byte what `computerace run` writes for the downloaded scenario."""
+        text, e = service.summary_text(st)
+        return _attachment(text, "application/json", f"summary-{e.scenario_hash}-seed{e.seed}-n{e.samples}.json")
+
+    @app.get("/api/download/quantiles.csv", tags=["downloads"])
+    def download_quantiles(st: StateDep) -> Response:
+        """quantiles.csv of the run (every metric, key and date with p5, p50, p95, mean)."""
+        text, e = service.quantiles_csv(st)
+        return _attachment(text, "text/csv", f"quantiles-{e.scenario_hash}-seed{e.seed}-n{e.samples}.csv")
+
+    @app.get("/api/download/scenario.yaml", tags=["downloads"])
+    def download_scenario(st: StateDep) -> Response:
+        """The resolved scenario of the current state as YAML; its header gives the `computerace run`
+        command (same seed and samples) that reproduces the dashboard's numbers exactly."""
+        from .service import yaml_filename
+
+        text, sc = service.scenario_yaml(st)
+        return _attachment(text, "application/yaml", yaml_filename(sc))
+
+    @app.get("/api/claims", tags=["answers"])
+    def claims(st: StateDep) -> dict[str, Any]:
+        """Claims from the public debate with their probability under this run, when the claims module exists."""
+        return service.claims(st)
+
+    @app.get("/api/sources/{source_id}", tags=["sources"])
+    def source(source_id: str) -> dict[str, Any]:
+        """One source of the catalog by id: title, URL, publisher, date, quote, status."""
+        from dataclasses import asdict
+
+        from ..catalog import sources
+        from ..errors import did_you_mean
+
+        s = sources().get(source_id)
+        if s is None:
+            hint = did_you_mean(source_id, sources())
+            raise HTTPException(404, f"unknown source id '{source_id[:80]}'" + (f"; {hint}" if hint else ""))
+        return asdict(s)
+
+    # ------------------------------------------------------------------------- page, assets
+    page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{version}}", __version__)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly() -> FileResponse:
+        return FileResponse(plotly_js(), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        from .apidocs import render
+
+        return HTMLResponse(render(app.openapi()))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,167 @@
+"""Answer modules the dashboard uses when they exist: claims and the sensitivity ranking.
+
+Both are feature-detected (`importlib.util.find_spec`, nothing imported until needed), so the dashboard
+works without them and picks them up, with no change here, once they are installed:
+
+- claims: `computerace.analysis.claims.score(scenario, samples=, seed=)`, a list of dicts with `id`,
+  `claim`, `probability`, `reading`, `quote`, `source`, `source_url` and `driver`.
+- sensitivity: `computerace sensitivity PRESET --metric years_behind_stock --year 2030 --json`, run once
+  per preset in a background process at low priority; its output lists parameters with an index
+  (`ST`, `total`, `S1` ...). Until it finishes, or when it is absent, inputs follow INFLUENTIAL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+INFLUENTIAL = (
+    "finance.china_capex_usd_per_year",
+    "channels.domestic_growth_per_year",
+    "finance.us_capex_usd_per_year",
+    "channels.smuggled_share",
+    "supply.western_area_growth_per_year",
+    "channels.legal_import_allowed",
+    "finance.legal_import_price_multiplier",
+    "channels.domestic_2022_h100e_per_month",
+    "finance.smuggled_price_multiplier",
+    "finance.domestic_price_multiplier",
+    "events.taiwan_hazard_per_year",
+    "events.euv_year",
+    "power.us_growth_per_year",
+    "channels.proxy_die_bank_h100e",
+)
+"""The parameters shown first, most influential first, until a sensitivity ranking exists.
+
+Chosen by |Spearman rank correlation| of each parameter's sampled quantile with log(US/China owned
+stock) in December 2030 and 2035 (baseline, 5,000 samples, seed 1), with the export-control schedule
+(`channels.legal_import_allowed`) and two event parameters kept because they are the policy questions
+users ask about. docs/dashboard.md records the table; unknown keys are skipped.
+"""
+
+FIXED = "fixed list of influential parameters (docs/dashboard.md)"
+SENSITIVITY = ("Sobol total-order index for years behind in owned compute, December 2030 "
+               "(computerace sensitivity --metric years_behind_stock --year 2030)")
+
+_lock = threading.Lock()
+_rankings: dict[str, list[str]] = {}
+_status: dict[str, str] = {}  # preset -> "running" | "failed: ..."
+_procs: list[subprocess.Popen[str]] = []
+background_ranking = True  # the CLI leaves it on; tests turn it off
+
+
+def available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"computerace.analysis.{module}") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def features() -> dict[str, bool]:
+    return {"claims": available("claims"), "sensitivity": available("sensitivity")}
+
+
+# --------------------------------------------------------------------------------- sensitivity
+def parameter_order(preset: str) -> tuple[list[str], str]:
+    """Parameter keys, most influential first, and how that order was made."""
+    with _lock:
+        ranked = _rankings.get(preset)
+        if ranked:
+            return ranked, SENSITIVITY
+        start = background_ranking and preset not in _status and available("sensitivity")
+        if start:
+            _status[preset] = "running"
+    if start:
+        threading.Thread(target=_rank, args=(preset,), daemon=True, name=f"rank-{preset}").start()
+    return list(INFLUENTIAL), FIXED
+
+
+def ranking_status() -> dict[str, str]:
+    with _lock:
+        return dict(_status)
+
+
+def _rank(preset: str) -> None:
+    cmd = [sys.executable, "-c", "from computerace.cli.main import entry; entry()", "sensitivity", preset,
+           "--metric", "years_behind_stock", "--year", "2030", "--json"]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: os.nice(10))  # noqa: PLW1509 - single-threaded child
+        with _lock:
+            _procs.append(proc)
+        out, err = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError((err.strip().splitlines() or [f"exit {proc.returncode}"])[-1])
+        keys = parse_ranking(json.loads(out))
+        if not keys:
+            raise RuntimeError("no parameter ranking found in the JSON output")
+        with _lock:
+            _rankings[preset], _status[preset] = keys, "done"
+    except Exception as e:  # noqa: BLE001 - the fixed order stays; the reason is reported by /api/info
+        with _lock:
+            _status[preset] = f"failed: {type(e).__name__}: {e}"[:300]
+
+
+def parse_ranking(data: Any) -> list[str]:
+    """Parameter keys ordered by importance from `computerace sensitivity --json` output.
+
+    Reads `indices` (or the first list of records found): each record names its parameters in `members`
+    (a correlated group lists several), `input`, `parameter`, `key` or `name`, and is ranked by `ST`
+    (else `total`, `S1`; else the order given). Keys that are not parameters (event inputs) are skipped.
+    """
+    from ..scenario import param_specs
+
+    specs = param_specs()
+    if isinstance(data, dict):
+        data = data.get("indices") or next(
+            (v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)), [])
+    rows = []
+    for i, r in enumerate(data if isinstance(data, list) else []):
+        if not isinstance(r, dict):
+            continue
+        names = r.get("members") if isinstance(r.get("members"), list) else [
+            next((r[k] for k in ("input", "parameter", "key", "name") if isinstance(r.get(k), str)), None)]
+        score = next((r[k] for k in ("ST", "total", "total_order", "S1", "first_order")
+                      if isinstance(r.get(k), int | float)), None)
+        for j, key in enumerate(names):
+            if key in specs:
+                rows.append((-score if score is not None else 0.0, i, j, key))
+    out: list[str] = []
+    for *_, key in sorted(rows):
+        if key not in out:
+            out.append(key)
+    return out
+
+
+def stop_background() -> None:
+    """Terminate ranking processes still running (server shutdown)."""
+    with _lock:
+        procs = list(_procs)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+
+
+# -------------------------------------------------------------------------------------- claims
+def claims_for(scenario: Any, samples: int, seed: int) -> dict[str, Any]:
+    """{"available": bool, "claims": [...], "reason": str}: `claims.score` of the view's scenario, seed
+    and samples (it simulates the same draws again, and a counterfactual preset for counterfactual claims)."""
+    if not available("claims"):
+        return {"available": False, "claims": [],
+                "reason": "computerace.analysis.claims is not part of this version yet"}
+    mod = importlib.import_module("computerace.analysis.claims")
+    if not callable(getattr(mod, "score", None)):
+        return {"available": False, "claims": [], "reason": "computerace.analysis.claims has no score()"}
+    rows = []
+    for r in mod.score(scenario, samples=samples, seed=seed):
+        p = r.get("probability")
+        rows.append({k: r.get(k) for k in ("id", "claim", "reading", "quote", "source", "source_title",
+                                           "source_url", "driver")}
+                    | {"probability": float(p) if isinstance(p, int | float) else None})
+    return {"available": True, "claims": rows, "reason": ""}

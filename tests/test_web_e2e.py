@@ -1,0 +1,260 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright, against
+`computerace dashboard` started as a user would start it (a fresh server on a free port per test).
+
+Never skipped silently: without Chromium these tests fail and say what to install. Set
+COMPUTERACE_SKIP_BROWSER_TESTS=1 to skip them on purpose (reported as skipped, with the reason).
+A screenshot of the page is kept in build/test-artifacts/ (or $COMPUTERACE_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+CR = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
+CHROMIUM = os.environ.get("COMPUTERACE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("COMPUTERACE_ARTIFACTS", Path(__file__).parent.parent / "build" / "test-artifacts"))
+SAMPLES = 400
+WAIT_MS = 90_000  # generous: a shared CI machine may be slow; speed is measured in benchmarks/, not here
+KEY = "channels.smuggled_share"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if os.environ.get("COMPUTERACE_SKIP_BROWSER_TESTS") == "1":
+        pytest.skip("COMPUTERACE_SKIP_BROWSER_TESTS=1: browser tests skipped on purpose")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (apt-get install chromium) "
+                    "or set COMPUTERACE_CHROMIUM; set COMPUTERACE_SKIP_BROWSER_TESTS=1 to skip on purpose")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    b = None
+    try:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+    finally:
+        if b is not None:
+            b.close()
+        pw.stop()
+
+
+@pytest.fixture
+def server():
+    """`computerace dashboard` on a free loopback port; yields its base URL; stopped afterwards."""
+    port = _free_port()
+    proc = subprocess.Popen([CR, "dashboard", "--port", str(port), "--samples", str(SAMPLES), "--no-rank"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/api/info", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dashboard did not start: {proc.communicate()[1][-2000:]}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh browser context; records console errors and every URL the page requests."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    pg.problems = []
+    pg.requested = []
+    pg.on("console", lambda m: pg.problems.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.problems.append(str(e)))
+    pg.on("request", lambda r: pg.requested.append(r.url))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+
+
+def open_page(page, server, query: str = "") -> None:
+    page.goto(server + "/" + query)
+    wait_renders(page, 1)
+
+
+def wait_renders(page, n: int) -> None:
+    page.wait_for_selector(f"body[data-renders='{n}']", state="attached")
+
+
+def trace(page, chart: str, name: str) -> list:
+    return page.evaluate("([c, n]) => document.getElementById(c).data.find((t) => t.name === n).y", [chart, name])
+
+
+def trace_names(page, chart: str) -> list[str]:
+    return page.evaluate("(c) => document.getElementById(c).data.map((t) => t.name)", chart)
+
+
+def api_state(page) -> list[tuple[str, str]]:
+    """The page's URL state as the API's query parameters (scenario, seed, samples, set...)."""
+    q = parse_qs(urlsplit(page.url).query)
+    return [(k, v) for k in ("scenario", "seed", "samples", "set") for v in q.get(k, [])]
+
+
+def card_p50(page, metric: str) -> float:
+    return float(page.get_attribute(f".card[data-metric='{metric}']", "data-p50"))
+
+
+# -------------------------------------------------------------------------------------------- tests
+def test_page_loads_offline_draws_and_agrees_with_the_api(page, server):
+    open_page(page, server)
+    assert page.problems == []
+    assert page.requested and all(u.startswith(server + "/") for u in page.requested), page.requested
+    assert {"US", "China", "RoW"} <= set(trace_names(page, "chart-stock"))
+    assert "Smuggled" in trace_names(page, "chart-channels")
+    api = httpx.get(server + "/api/run", params=api_state(page), timeout=60).json()
+    assert api["samples"] == SAMPLES and f"{SAMPLES} samples · seed 0" in page.inner_text("#status")
+    assert trace(page, "chart-stock", "China") == api["series"]["stock_h100e"]["China"]["p50"]
+    assert card_p50(page, "stock_h100e/China") == api["summary"]["metrics"]["stock_h100e"]["China"]["2030-12"]["p50"]
+    assert card_p50(page, "years_behind_stock/China") == \
+        api["summary"]["metrics"]["years_behind_stock"]["China"]["2030-12"]["p50"]
+    over = page.get_attribute(".card[data-metric='china_overtakes_us_stock_by'] [data-year='2035']", "data-p")
+    assert float(over) == api["summary"]["probabilities"]["china_overtakes_us_stock_by"]["2035"]
+    assert page.is_visible("text=A forecast conditional on the scenario's assumptions")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_moving_a_slider_redraws_the_charts_and_the_url(page, server):
+    open_page(page, server)
+    before_china = trace(page, "chart-stock", "China")
+    before_smuggled = trace(page, "chart-channels", "Smuggled")
+    pins = next(p for p in httpx.get(server + "/api/parameters", timeout=60).json()["parameters"] if p["key"] == KEY)["pins"]
+    page.locator(f".param[data-key='{KEY}'] input[type=range]").fill("19")  # its 95th percentile
+    wait_renders(page, 2)
+    assert parse_qs(urlsplit(page.url).query)["set"] == [f"{KEY}={pins[18]['text']}"]
+    assert page.input_value(f".param[data-key='{KEY}'] .ptext") == pins[18]["text"]
+    after_smuggled = trace(page, "chart-channels", "Smuggled")
+    i = httpx.get(server + "/api/run", params=api_state(page), timeout=60).json()["series"]["months"].index("2030-12")
+    assert after_smuggled[i] > before_smuggled[i]
+    api = httpx.get(server + "/api/run", params=api_state(page), timeout=60).json()
+    assert trace(page, "chart-stock", "China") == api["series"]["stock_h100e"]["China"]["p50"] != before_china
+    assert card_p50(page, "stock_h100e/China") == api["summary"]["metrics"]["stock_h100e"]["China"]["2030-12"]["p50"]
+    assert page.get_attribute("body", "data-hash") == api["scenario_hash"]
+    assert page.problems == []
+
+
+def test_the_url_restores_a_shared_view(page, server):
+    query = "?" + urlencode([("scenario", "baseline"), ("seed", "3"), ("samples", "300"), ("set", f"{KEY}=0.05"),
+                             ("year", "2035"), ("compare", "1")])
+    open_page(page, server, query)
+    assert page.input_value("#seed") == "3" and page.input_value("#samples") == "300"
+    assert page.input_value("#year") == "2035" and page.is_checked("#compare")
+    assert page.input_value(f".param[data-key='{KEY}'] .ptext") == "0.05"
+    assert "overridden" in page.get_attribute(f".param[data-key='{KEY}']", "class")
+    assert "300 samples · seed 3" in page.inner_text("#status")
+    assert "US (baseline)" in trace_names(page, "chart-stock")
+    assert "Dec 2035" in page.inner_text(".card[data-metric='stock_h100e/US']")
+    assert "baseline:" in page.inner_text(".card[data-metric='stock_h100e/China']")
+    api = httpx.get(server + "/api/run", params=[("seed", "3"), ("samples", "300"), ("set", f"{KEY}=0.05")],
+                    timeout=60).json()
+    assert card_p50(page, "stock_h100e/China") == api["summary"]["metrics"]["stock_h100e"]["China"]["2035-12"]["p50"]
+    assert parse_qs(urlsplit(page.url).query)["compare"] == ["1"]
+
+
+def test_compare_toggle_and_year_update_page_and_url(page, server):
+    open_page(page, server)
+    assert not any("(baseline)" in n for n in trace_names(page, "chart-stock"))
+    page.check("#compare")
+    wait_renders(page, 2)
+    assert "China (baseline)" in trace_names(page, "chart-stock")
+    assert parse_qs(urlsplit(page.url).query)["compare"] == ["1"]
+    page.select_option("#year", "2040")
+    page.wait_for_selector(".card[data-metric='stock_h100e/US']:has-text('Dec 2040')")
+    assert parse_qs(urlsplit(page.url).query)["year"] == ["2040"]
+
+
+def test_a_bad_value_shows_the_cli_message_and_keeps_the_last_chart(page, server):
+    open_page(page, server)
+    before = trace(page, "chart-stock", "China")
+    box = page.locator(f".param[data-key='{KEY}'] .ptext")
+    box.fill("abc")
+    box.press("Enter")
+    page.wait_for_selector("#error:not([hidden])")
+    detail = httpx.get(server + "/api/run", params={"set": f"{KEY}=abc", "samples": SAMPLES}, timeout=60).json()["detail"]
+    assert page.inner_text("#error") == "error: " + detail
+    assert page.get_attribute("body", "data-renders") == "1" and trace(page, "chart-stock", "China") == before
+    assert "bad" in page.get_attribute(f".param[data-key='{KEY}']", "class")
+    page.click(f".param[data-key='{KEY}'] .reset-one")
+    wait_renders(page, 2)
+    assert page.is_hidden("#error") and "set" not in parse_qs(urlsplit(page.url).query)
+
+
+def test_downloads_reproduce_with_the_cli(page, server, tmp_path):
+    open_page(page, server, "?" + urlencode([("seed", "5"), ("samples", "300"), ("set", "finance.compute_share=0.5")]))
+    files = {}
+    for link in ("#dl-yaml", "#dl-summary", "#dl-csv"):
+        with page.expect_download() as d:
+            page.click(link)
+        files[link] = tmp_path / d.value.suggested_filename
+        d.value.save_as(files[link])
+    cmd = page.inner_text("#reproduce").split()
+    assert cmd[:2] == ["computerace", "run"] and cmd[2] == files["#dl-yaml"].name and cmd[3:] == [
+        "--seed", "5", "--samples", "300"]
+    p = subprocess.run([CR, "run", str(files["#dl-yaml"]), *cmd[3:], "--out", str(tmp_path / "out"), "--quiet",
+                        "--no-report"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert files["#dl-summary"].read_bytes() == (tmp_path / "out" / "summary.json").read_bytes()
+    assert files["#dl-csv"].read_bytes() == (tmp_path / "out" / "quantiles.csv").read_bytes()
+
+
+def test_switching_preset_loads_its_inputs_and_numbers(page, server):
+    open_page(page, server)
+    presets = [p["name"] for p in httpx.get(server + "/api/presets", timeout=60).json()["presets"]]
+    other = next(p for p in presets if p != "baseline")
+    page.select_option("#preset", other)
+    wait_renders(page, 2)
+    api = httpx.get(server + "/api/run", params={"scenario": other, "samples": SAMPLES}, timeout=60).json()
+    assert page.get_attribute("body", "data-hash") == api["scenario_hash"]
+    assert parse_qs(urlsplit(page.url).query)["scenario"] == [other]
+    desc = httpx.get(server + "/api/parameters", params={"scenario": other}, timeout=60).json()["description"]
+    assert page.inner_text("#preset-description") == desc
+
+
+def test_claims_table_shows_the_api_probabilities(page, server):
+    open_page(page, server)
+    assert page.get_attribute("body", "data-claims") is None  # scored only once the table is on screen
+    page.locator("#claims").scroll_into_view_if_needed()
+    body = httpx.get(server + "/api/claims", params={"samples": SAMPLES}, timeout=300).json()
+    if not body["available"]:
+        page.wait_for_selector("#claims-body:has-text('once the claims module')")
+        return
+    page.wait_for_selector("body[data-claims]", state="attached")
+    rows = page.locator("#claims-body tr[data-claim]")
+    assert rows.count() == len(body["claims"])
+    shown = {rows.nth(i).get_attribute("data-claim"): float(rows.nth(i).get_attribute("data-p"))
+             for i in range(rows.count())}
+    assert shown == {c["id"]: c["probability"] for c in body["claims"]}
