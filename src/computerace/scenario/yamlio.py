@@ -18,7 +18,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, Lines]:
     Only safe YAML: no Python tags, no arbitrary objects. Duplicate keys are an error
     (PyYAML would silently keep the last one).
     """
-    loader = yaml.SafeLoader(text)
+    # libyaml's safe loader when present (10x faster), else the pure-Python one: same nodes and marks.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
     except yaml.YAMLError as e:
