@@ -128,9 +128,13 @@ def years_behind(ds: xr.Dataset, axis: str = "stock", months: list[int] | None =
         years = (tm[None, :] - node).astype(np.float64)
         censored = np.isnan(years)
         years = np.where(censored, _month_years(ds)[at][None, :] - 2010.0, years)
-    else:
-        us, cn = axis_paths(ds, axis)
-        years, censored = _years_behind(us, cn, at)
+    else:  # in blocks of samples: the paths of a 100k-sample run would need GBs at once
+        S = ds.sizes["sample"]
+        years = np.empty((S, len(at)))
+        censored = np.empty((S, len(at)), bool)
+        for lo in range(0, S, 10_000):
+            us, cn = axis_paths(ds.isel(sample=slice(lo, lo + 10_000)), axis)
+            years[lo:lo + 10_000], censored[lo:lo + 10_000] = _years_behind(us, cn, at)
     coords = {"sample": ds["sample"], "month": ds["month"][at]}
     return (xr.DataArray(years, coords, ("sample", "month"), name=f"years_behind_{axis}",
                          attrs={"units": "years", "censored_means": "at least this many years"}),
