@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .growth import month_overlap
+
 CHANNELS = ("domestic", "legal_import", "smuggled", "proxy_fab")
 
 
@@ -56,11 +58,7 @@ def proxy_fab(t_years: np.ndarray, bank_h100e: np.ndarray, start_year: np.ndarra
     total over the horizon is exactly B when the window lies inside it.
     Source: SemiAnalysis (2025), >2.9M TSMC-made Ascend dies; RAND (Heim 2025) ~1M H100e.
     """
-    t0 = t_years[None, :]
-    a = start_year[:, None]
-    b = a + drawdown_months[:, None] / 12.0
-    overlap = np.clip(np.minimum(t0 + 1 / 12, b) - np.maximum(t0, a), 0.0, None) * 12.0
-    return bank_h100e[:, None] / drawdown_months[:, None] * overlap
+    return bank_h100e[:, None] / drawdown_months[:, None] * month_overlap(t_years, start_year, drawdown_months)
 
 
 def allocate_rest(western_h100e: np.ndarray, to_china: np.ndarray, us_share: np.ndarray

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .growth import month_overlap
+
 
 def first_event_time(u: np.ndarray, hazard_per_year: np.ndarray, start_year: np.ndarray) -> np.ndarray:
     """Time of the first event of a Poisson process with annual probability h, from `start_year`.
@@ -28,12 +30,7 @@ def disruption_factor(t_years: np.ndarray, event_year: np.ndarray, duration_mont
     t_years: [month]; event_year, duration_months, severity: [sample]. Returns [sample, month].
     A month partly inside the window is cut in proportion to the overlap.
     """
-    t0 = t_years[None, :]
-    t1 = t0 + 1.0 / 12.0
-    a = event_year[:, None]
-    b = a + duration_months[:, None] / 12.0
-    overlap = np.clip(np.minimum(t1, b) - np.maximum(t0, a), 0.0, None) * 12.0
-    return 1.0 - severity[:, None] * overlap
+    return 1.0 - severity[:, None] * month_overlap(t_years, event_year, duration_months)
 
 
 def euv_factor(t_years: np.ndarray, euv_year: np.ndarray, multiplier: np.ndarray,
