@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import typer
 
+from ..formatting import si as fmt  # noqa: F401 (used by the commands)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -29,13 +31,6 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def fmt(x: float) -> str:
-    """1234567 -> '1.23M'; 0.0123 -> '0.0123'."""
-    a = abs(x)
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"{x / div:.3g}{suf}"
-    return f"{x:.3g}"
 
 
 def print_json(obj: Any) -> None:

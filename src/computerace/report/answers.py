@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..formatting import si as _n
+
 AXIS_LABELS = {"stock": "installed stock", "chip": "best chip in volume", "process_node": "process node",
                "largest_training_run": "largest training run", "frontier_capability": "frontier capability"}
 
@@ -21,11 +23,6 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _n(x: float) -> str:
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{suf}"
-    return f"{x:.3g}"
 
 
 def headline_sentences(summary: Mapping[str, Any]) -> list[str]:

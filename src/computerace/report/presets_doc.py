@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..formatting import si as _fmt
+
 SAMPLES, SEED = 2000, 0
 
 # Notes that explain a preset beyond its parameters (kept here so the page stays generated).
@@ -35,11 +37,6 @@ NOTES = {
 DATES = ("2025-12", "2030-12", "2035-12", "2040-12")
 
 
-def _fmt(x: float) -> str:
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{suf}"
-    return f"{x:.3g}"
 
 
 def _changes(sc: Any, base: Any) -> list[str]:
