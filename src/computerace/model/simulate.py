@@ -135,11 +135,10 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         a[0] = offers[0] * finance.budget_scale(offers[0] * price, finance.monthly_budget(capex[0].value, share))
         a[1] = offers[1] * finance.budget_scale(offers[1] * price, finance.monthly_budget(capex[2].value, share))
         mult[1] = finance.legal_import_price_multiplier(m_legal, a_m)
-        s_cn = finance.budget_scale((offers[2:] * mult).sum(axis=0) * price,
-                                    finance.monthly_budget(capex[1].value, share))
+        cost_cn = (offers[2:] * mult).sum(axis=0) * price  # USD for all China's offers this month
+        s_cn = finance.budget_scale(cost_cn, finance.monthly_budget(capex[1].value, share))
         np.multiply(offers[2:], s_cn, out=a[2:nf])
-        spend[m, 0], spend[m, 2] = a[0] * price, a[1] * price
-        spend[m, 1] = (a[2:nf] * mult).sum(axis=0) * price
+        spend[m, 0], spend[m, 1], spend[m, 2] = a[0] * price, cost_cn * s_cn, a[1] * price
         kw = watts / 1e9  # GW per H100e of this month's chips
         a[nf] = a[0] * kw
         a[nf + 1] = ((a[2] + a[5]) * w_dom + a[3] + a[4]) * kw
