@@ -90,36 +90,11 @@ def fan_chart(
         colour = ACTOR_COLOURS.get(actor, "#444444")
         p5, p25, p50, p75, p95 = (_positive(q[k, :, i]) for k in range(5))
         common = dict(x=x, legendgroup=actor, mode="lines", hoverinfo="skip")
-        fig.add_trace(
-            go.Scatter(y=p5, name=f"{actor} p5", line=dict(width=0, color=colour), showlegend=False, **common)
-        )
-        fig.add_trace(
-            go.Scatter(
-                y=p95,
-                name=f"{actor} 5-95%",
-                line=dict(width=0, color=colour),
-                fill="tonexty",
-                fillcolor=_rgba(colour, 0.12),
-                showlegend=False,
-                **common,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                y=p25, name=f"{actor} p25", line=dict(width=0, color=colour), showlegend=False, **common
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                y=p75,
-                name=f"{actor} 25-75%",
-                line=dict(width=0, color=colour),
-                fill="tonexty",
-                fillcolor=_rgba(colour, 0.28),
-                showlegend=False,
-                **common,
-            )
-        )
+        for lo, lo_name, hi, label, alpha in ((p5, "p5", p95, "5-95%", 0.12), (p25, "p25", p75, "25-75%", 0.28)):
+            fig.add_trace(go.Scatter(y=lo, name=f"{actor} {lo_name}", line=dict(width=0, color=colour),
+                                     showlegend=False, **common))
+            fig.add_trace(go.Scatter(y=hi, name=f"{actor} {label}", line=dict(width=0, color=colour), fill="tonexty",
+                                     fillcolor=_rgba(colour, alpha), showlegend=False, **common))
         fig.add_trace(
             go.Scatter(
                 x=x,
