@@ -75,6 +75,17 @@ def _print_detail(title: str, values: dict[str, Any], prov: dict[str, Any], srcs
                   f"  {s['url']}\n  “{s['quote']}”")
 
 
+def _show_one(kind: str, row: Any, numeric: dict[str, tuple[str, float, float]], record: Any, json_: bool) -> None:
+    """One chip or system with every field's provenance and the sources it cites (JSON or a table)."""
+    prov = _provenance(row, numeric)
+    srcs = _source_dicts({x for p in row.provenance.values() for x in p.sources})
+    rec = record(row)
+    if json_:
+        print_json({kind: rec, "provenance": prov, "sources": srcs})
+    else:
+        _print_detail(f"{row.id}: {row.name}", rec, prov, srcs)
+
+
 @data_app.command("chips")
 @user_errors
 def chips(id_: str = typer.Option(None, "--id", help=ID_HELP),
@@ -84,14 +95,7 @@ def chips(id_: str = typer.Option(None, "--id", help=ID_HELP),
     from .. import catalog
 
     if id_:
-        c = catalog.chip(id_, as_of)
-        prov = _provenance(c, catalog.CHIP_NUMERIC)
-        srcs = _source_dicts({s for p in c.provenance.values() for s in p.sources})
-        rec = chip_record(c)
-        if json_:
-            print_json({"chip": rec, "provenance": prov, "sources": srcs})
-        else:
-            _print_detail(f"{c.id}: {c.name}", rec, prov, srcs)
+        _show_one("chip", catalog.chip(id_, as_of), catalog.CHIP_NUMERIC, chip_record, json_)
         return
     rows = [chip_record(c) for c in catalog.chips(as_of).values()]
     if json_:
@@ -140,14 +144,7 @@ def systems(id_: str = typer.Option(None, "--id", help=ID_HELP),
     from .. import catalog
 
     if id_:
-        s = catalog.system(id_)
-        prov = _provenance(s, catalog.SYSTEM_NUMERIC)
-        srcs = _source_dicts({x for p in s.provenance.values() for x in p.sources})
-        rec = system_record(s)
-        if json_:
-            print_json({"system": rec, "provenance": prov, "sources": srcs})
-        else:
-            _print_detail(f"{s.id}: {s.name}", rec, prov, srcs)
+        _show_one("system", catalog.system(id_), catalog.SYSTEM_NUMERIC, system_record, json_)
         return
     rows = [system_record(s) for s in catalog.systems(as_of).values()]
     if json_:
