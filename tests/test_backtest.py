@@ -64,7 +64,7 @@ def test_as_of_scenario_drops_later_policy_and_widens_later_sources():
     base = load_scenario("baseline").parameters["stock.useful_life_years"].value
     assert sc.parameters["stock.useful_life_years"].value == base  # an assumption, no source: kept
     keys = {c["parameter"] for c in changes}
-    assert "channels.proxy_die_bank_h100e" in keys  # sourced in 2025: widened
+    assert "channels.proxy_die_bank_dies" in keys  # sourced in 2025: widened
 
 
 def test_cli_backtest_json_reports_coverage_per_series(tmp_path):

@@ -23,7 +23,9 @@ OFF = {
     "channels.smuggled_share": 0.0,
     "channels.domestic_2022_h100e_per_month": 0.0,
     "channels.domestic_growth_per_year": 1.0,
-    "channels.proxy_die_bank_h100e": 0.0,
+    "channels.proxy_die_bank_dies": 0.0,
+    "supply.western_model": 0.0,  # the growth forms: their closed forms are tested here
+    "channels.domestic_model": 0.0,
     "channels.us_share_of_western": 1.0,
     "finance.us_capex_usd_per_year": BIG,
     "finance.china_capex_usd_per_year": BIG,
@@ -40,6 +42,9 @@ OFF = {
     "stock.useful_life_years": 20.0,  # longer than the 19-year horizon: nothing retires
     "events.taiwan_hazard_per_year": 0.0,
     "events.euv_year": 2100.0,
+    "events.controls_shift_hazard_per_year": 0.0,
+    "supply.china_packaging_packages_per_month": 1e9,
+    "supply.china_hbm_leak_stacks_per_year": 0.0,
 }
 
 
@@ -118,7 +123,7 @@ def test_china_channels_follow_their_equations():
     w, s_legal, s_smug = 1e5, 0.1, 0.02
     r = run_with(**{"supply__western_production_2022_h100e_per_month": w, "channels__legal_import_share": s_legal,
                     "channels__smuggled_share": s_smug, "channels__legal_import_allowed": 0.25,
-                    "channels__us_share_of_western": 0.8, "channels__proxy_die_bank_h100e": 1.2e6,
+                    "channels__us_share_of_western": 0.8, "channels__proxy_die_bank_dies": 1.2e6,
                     "channels__proxy_drawdown_start": 2024.5, "channels__proxy_drawdown_months": 24.0})
     add = r.dataset["china_additions_h100e"].sel(year=2023).values[0] / 12  # per month
     ch = list(r.dataset["channel"].values)
@@ -129,9 +134,10 @@ def test_china_channels_follow_their_equations():
     row = r.dataset["additions_h100e"].sel(actor="RoW", year=2023).values[0] / 12
     assert us == pytest.approx(0.8 * rest, rel=1e-6) and row == pytest.approx(0.2 * rest, rel=1e-6)
     proxy = r.dataset["china_additions_h100e"].sel(channel="proxy_fab").values[0]
-    assert proxy.sum() == pytest.approx(1.2e6, rel=1e-6)  # the whole bank, no more
+    per_die = (780 / 989.4) / 2  # two TSMC dies per 910C package (growth form: no HBM cap)
+    assert proxy.sum() == pytest.approx(1.2e6 * per_die, rel=1e-6)  # the whole bank, no more
     years = list(r.dataset["year"].values)
-    assert proxy[years.index(2024)] == pytest.approx(1.2e6 / 24 * 6, rel=1e-6)  # Jul-Dec 2024
+    assert proxy[years.index(2024)] == pytest.approx(1.2e6 * per_die / 24 * 6, rel=1e-6)  # Jul-Dec 2024
 
 
 def test_taiwan_disruption_cuts_output_by_its_severity_for_its_duration():
@@ -176,7 +182,7 @@ def test_domestic_supply_physics_matches_wafers_times_yield_and_the_hbm_cap():
     r = run_with(**common, supply__china_hbm_stockpile_stacks=1e9)
     dom = r.dataset["china_additions_h100e"].sel(channel="domestic", year=2024).values[0]
     assert dom == pytest.approx(12 * 1000 * 78 * y / 2 * 0.8, rel=1e-6)  # float32 storage
-    # A stockpile of 100k stacks and no new HBM: 12,500 packages in all, then nothing.
-    r = run_with(**common, supply__china_hbm_stockpile_stacks=1e5)
+    # HBM banned from the start, a stockpile of 100k stacks and no new HBM: 12,500 packages in all, then nothing.
+    r = run_with(**common, supply__china_hbm_stockpile_stacks=1e5, events__hbm_ban_year=2022.0)
     total = r.dataset["china_additions_h100e"].sel(channel="domestic").values[0].sum()
     assert total == pytest.approx(1e5 / 8 * 0.8, rel=1e-6)

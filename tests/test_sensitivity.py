@@ -104,13 +104,16 @@ def test_baseline_inputs_are_every_uncertain_parameter_and_the_event_uniforms(ba
     inp = S.scenario_inputs(baseline)
     uncertain = [k for k in param_specs() if baseline.parameters[k].uncertain
                  and not isinstance(baseline.parameters[k].value, ControlsSchedule)]
-    assert inp.names == uncertain + ["events.taiwan_time_u"]
+    assert inp.names == uncertain + ["events.taiwan_time_u", "events.controls_time_u"]
     assert len(inp.names) > 30
     assert "channels.proxy_drawdown_start" not in inp.names  # a point value in the baseline
     pairs = {tuple(sorted(c.between)) for c in baseline.correlations}
-    grouped = {tuple(sorted(inp.members(g))) for g in inp.group_names if len(inp.members(g)) > 1}
-    assert grouped == pairs and len(pairs) == 3
-    assert len(inp.group_names) == len(inp.names) - len(pairs)
+    groups = [set(inp.members(g)) for g in inp.group_names if len(inp.members(g)) > 1]
+    # correlated pairs sharing a parameter form one group (connected components): here each capex pairs
+    # with both the growth-form and the physics parameter of its supply
+    assert all(any(set(p) <= g for g in groups) for p in pairs) and len(pairs) == 5
+    assert sorted(len(g) for g in groups) == [2, 3, 3]
+    assert len(inp.group_names) == len(inp.names) - sum(len(g) - 1 for g in groups)
 
 
 def test_controls_schedule_is_not_an_input_but_its_levels_are(tmp_path):
@@ -201,12 +204,18 @@ def test_results_do_not_depend_on_the_evaluation_chunk(baseline):
 
 
 def only_uncertain(base, keep: set[str], extra: dict | None = None):
-    """`base` with every uncertain parameter outside `keep` fixed at its median (knots: first knot's)."""
+    """`base` with every uncertain parameter outside `keep` fixed at its median (series: each knot's)."""
     over = {}
     for k, p in base.parameters.items():
         if p.uncertain and k not in keep and not isinstance(p.value, ControlsSchedule):
-            d = p.value.dists[0] if isinstance(p.value, Series) else p.value
-            over[k] = d.median
+            v = p.value
+            if not isinstance(v, Series):
+                over[k] = v.median
+            elif v.mode == "step":
+                over[k] = {"schedule": {f"{int(t)}-{round((t % 1) * 12) + 1:02d}": d.median
+                                        for t, d in zip(v.times, v.dists, strict=True)}}
+            else:
+                over[k] = {"by_year": {int(t): d.median for t, d in zip(v.times, v.dists, strict=True)}}
     return computerace.load_scenario("baseline", over | (extra or {}))
 
 
@@ -214,31 +223,31 @@ def test_one_uncertain_parameter_carries_all_the_variance(baseline):
     # Only China's capex is uncertain, and no Taiwan event can happen: S1 = ST = 1 for it and exactly 0
     # for the (irrelevant) event uniform. Its correlation partner is now a point: no group. The
     # tolerance 0.1 is the estimators' 95% half-width at N = 1024 for this output.
-    k = "finance.china_capex_usd_per_year"
-    sc = only_uncertain(baseline, {k}, {"events.taiwan_hazard_per_year": 0})
+    k = "supply.china_domestic_hbm_stacks_per_year"  # HBM binds China's domestic output at the medians
+    sc = only_uncertain(baseline, {k}, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0})
     r = S.sobol(sc, "years_behind_stock", 2030, samples=1024, seed=1)
-    assert r["inputs"] == 2 and r["groups"] == 2 and r["correlated_groups"] == []
-    top, ev = r["indices"]
-    assert top["input"] == k and ev["input"] == "events.taiwan_time_u"
+    assert r["inputs"] == 3 and r["groups"] == 3 and r["correlated_groups"] == []
+    top, *evs = r["indices"]
+    assert top["input"] == k and {e["input"] for e in evs} == {"events.taiwan_time_u", "events.controls_time_u"}
     assert top["S1"] == pytest.approx(1, abs=0.1) and top["ST"] == pytest.approx(1, abs=0.1)
     assert top["S1_conf"] < 0.15 and top["ST_conf"] < 0.1
-    assert ev["S1"] == 0 and ev["ST"] == 0
-    assert top["rank_correlation"][k] < -0.9  # more Chinese spending, fewer years behind
+    assert all(ev["S1"] == 0 and ev["ST"] == 0 for ev in evs)
+    assert top["rank_correlation"][k] < -0.9  # more HBM for China, fewer years behind
     assert r["output"]["sd"] > 0.1
 
 
 def test_a_metric_that_does_not_vary_is_a_clear_error(baseline):
     # power caps operational compute only, never owned stock
-    sc = only_uncertain(baseline, {"power.domestic_watts_multiplier"}, {"events.taiwan_hazard_per_year": 0})
+    sc = only_uncertain(baseline, {"power.domestic_watts_multiplier"}, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0})
     with pytest.raises(UserError, match="does not vary"):
         S.sobol(sc, "years_behind_stock", 2030, samples=16)
 
 
 def test_a_correlated_pair_alone_is_one_group_with_all_the_variance(baseline):
-    pair = {"channels.domestic_growth_per_year", "finance.china_capex_usd_per_year"}
-    sc = only_uncertain(baseline, pair, {"events.taiwan_hazard_per_year": 0})
+    pair = {"supply.cowos_wafers_per_month", "finance.us_capex_usd_per_year"}  # CoWoS binds the US at the medians
+    sc = only_uncertain(baseline, pair, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0})
     r = S.sobol(sc, "china_share", 2030, samples=1024, seed=2)
-    assert r["inputs"] == 3 and r["groups"] == 2
+    assert r["inputs"] == 4 and r["groups"] == 3
     (grp,) = r["correlated_groups"]
     assert set(grp["members"]) == pair
     top = r["indices"][0]
@@ -276,8 +285,8 @@ def test_log_analyses_log10_of_the_metric(baseline):
     lg, _ = S.evaluate(baseline, d.quantiles, d.events, "stock_h100e", 2030, "US", log=True)
     np.testing.assert_allclose(lg, np.log10(lin), rtol=1e-14)
     assert S.sobol(baseline, "stock_h100e", 2030, "US", samples=16, log=True)["unit"] == "log10 H100e"
-    # China ahead (negative years behind) in most samples of this constructed scenario
-    sc = only_uncertain(baseline, {"finance.china_capex_usd_per_year"})
+    # China ahead (negative years behind) in most samples of this constructed scenario: almost no CoWoS
+    sc = computerace.load_scenario("baseline", {"supply.cowos_wafers_per_month": 10.0})
     with pytest.raises(UserError, match="positive"):
         S.sobol(sc, "years_behind_stock", 2030, samples=16, log=True)
 

@@ -37,7 +37,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     from .catalog import catalog_version
     from .draws import draw
     from .model.channels import CHANNELS
-    from .model.simulate import ACTORS, simulate
+    from .model.simulate import ACTORS, CHAIN_STEPS, simulate
+    from .model.stock import GENERATIONS
+    from .model.supply import BINDING
     from .results import Run
     from .scenario.schema import param_specs
 
@@ -64,6 +66,10 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "additions_h100e": np.empty((samples, len(uyears), 3), np.float32),
         "china_additions_h100e": np.empty((samples, len(uyears), 4), np.float32),
         "spend_usd": np.empty((samples, len(uyears), 3), np.float32),
+        "binding_constraint": np.empty((samples, len(uyears), 3), np.int8),
+        "china_supply_chain": np.empty((samples, len(uyears), len(CHAIN_STEPS)), np.float32),
+        "stock_by_generation_h100e": np.empty((samples, len(uyears), 3, len(GENERATIONS)), np.float32),
+        "power_by_generation_gw": np.empty((samples, len(uyears), 3, len(GENERATIONS)), np.float32),
         "parameter_quantile": np.empty((samples, len(keys))),
         "taiwan_event_year": np.empty(samples),
         "euv_year": np.empty(samples),
@@ -79,6 +85,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
 
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
               "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "spend_usd", "best_chip_h100e",
+              "binding_constraint", "china_supply_chain", "stock_by_generation_h100e", "power_by_generation_gw",
               "tsmc_node_year", "smic_node_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
               "china_cluster_share_ratio")
 
@@ -103,7 +110,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     dims3 = ("sample", "month", "actor")
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
              "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
-             "china_additions_h100e": "H100e/year", "spend_usd": "USD/year", "parameter_quantile": "1", "taiwan_event_year": "year",
+             "china_additions_h100e": "H100e/year", "spend_usd": "USD/year",
+             "binding_constraint": "code", "china_supply_chain": "per year (wafers, dies, packages, H100e)",
+             "stock_by_generation_h100e": "H100e", "power_by_generation_gw": "GW", "parameter_quantile": "1", "taiwan_event_year": "year",
              "euv_year": "year", "best_chip_h100e": "H100e/package", "tsmc_node_year": "year", "smic_node_year": "year",
              "run_flop_per_h100e": "FLOP/H100e", "algorithmic_progress_per_year": "x/year",
              "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1"}
@@ -116,6 +125,13 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "additions_h100e": "compute acquired in each calendar year",
         "china_additions_h100e": "China's acquisitions by channel in each calendar year",
         "spend_usd": "money spent on accelerators in each calendar year (price x channel multiplier)",
+        "binding_constraint": "the limit that bound each actor's acquisitions in most months of the year: "
+                              + ", ".join(f"{i} {b}" for i, b in enumerate(BINDING)),
+        "china_supply_chain": "China's domestic chain per calendar year: AI wafer starts, gross dies, good dies, "
+                              "packages the dies allow, packages the HBM allows, packages the packaging allows, "
+                              "packages made, H100e (zero under the growth form)",
+        "stock_by_generation_h100e": "installed compute at each year's last month by chip generation (acquisition date)",
+        "power_by_generation_gw": "power that stock needs (before any power cap), by chip generation",
         "parameter_quantile": "the sampled quantile u of each parameter (Gaussian copula)",
         "taiwan_event_year": "start of the first Taiwan disruption (inf: none)",
         "euv_year": "date of China's EUV breakthrough",
@@ -130,7 +146,10 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     dims = {"stock_h100e": dims3, "operational_h100e": dims3, "power_gw": dims3,
             "china_stock_h100e": ("sample", "month", "channel"), "china_remote_h100e": ("sample", "month"),
             "additions_h100e": ("sample", "year", "actor"), "china_additions_h100e": ("sample", "year", "channel"),
-            "spend_usd": ("sample", "year", "actor"),
+            "spend_usd": ("sample", "year", "actor"), "binding_constraint": ("sample", "year", "actor"),
+            "china_supply_chain": ("sample", "year", "step"),
+            "stock_by_generation_h100e": ("sample", "year", "actor", "generation"),
+            "power_by_generation_gw": ("sample", "year", "actor", "generation"),
             "parameter_quantile": ("sample", "parameter"), "taiwan_event_year": ("sample",),
             "euv_year": ("sample",), "best_chip_h100e": ("sample", "month", "rival"),
             "tsmc_node_year": ("sample", "node"), "smic_node_year": ("sample", "node"),
@@ -141,7 +160,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         {k: (dims[k], v, {"units": units[k], "description": desc[k]}) for k, v in res.items()},
         coords={"sample": np.arange(samples), "month": months.astype("datetime64[ns]"),
                 "actor": list(ACTORS), "channel": list(CHANNELS), "year": uyears.astype(int),
-                "rival": ["US", "China"], "node": ["N7", "N5", "N3", "N2"],
+                "rival": ["US", "China"], "step": list(CHAIN_STEPS), "generation": list(GENERATIONS),
+                "constraint": list(BINDING), "node": ["N7", "N5", "N3", "N2"],
                 "parameter": keys},
     )
     manifest = {

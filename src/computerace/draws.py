@@ -25,7 +25,7 @@ from scipy import special
 from .scenario.schema import Scenario, Series, correlation_matrix, param_specs
 
 BLOCK = 1000
-EVENT_STREAMS = ("taiwan",)
+EVENT_STREAMS = ("taiwan", "controls")
 
 
 @dataclass

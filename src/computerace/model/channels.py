@@ -31,15 +31,15 @@ def smuggled(western_h100e: np.ndarray, share: np.ndarray, allowed: np.ndarray) 
     return western_h100e * share * (1.0 - allowed)
 
 
-def domestic_growth_step(growth_pow_1_12: np.ndarray, log_boost_per_year: np.ndarray, allowed: np.ndarray
-                         ) -> np.ndarray:
-    """Monthly factor of domestic output: g_dom^(1/12) * b^((1 - a(t)) / 12).
+def controls_boost_step(log_boost_per_year: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Monthly factor of the response of China's domestic supply to controls: b^((1 - a(t)) / 12).
 
-    b (channels.controls_domestic_boost_per_year) is the extra yearly growth China's response to
-    controls adds while they withhold chips; with no controls (a = 1) it vanishes. This is the
-    'backfire' mechanism. Arrays [sample]; log_boost_per_year = ln b.
+    b (channels.controls_domestic_boost_per_year) is the extra yearly growth China's response to controls
+    adds while they withhold chips; with no controls (a = 1) it vanishes. This is the 'backfire' mechanism.
+    It multiplies the growth ramp's output, or the AI wafer starts of the supply physics. Arrays [sample];
+    log_boost_per_year = ln b. Closed form at constant a: B(m) = b^(m (1 - a) / 12).
     """
-    return growth_pow_1_12 * np.exp(log_boost_per_year * (1.0 - allowed) / 12.0)
+    return np.exp(log_boost_per_year * (1.0 - allowed) / 12.0)
 
 
 def domestic(base_h100e_per_month: np.ndarray, euv: np.ndarray) -> np.ndarray:
@@ -50,15 +50,16 @@ def domestic(base_h100e_per_month: np.ndarray, euv: np.ndarray) -> np.ndarray:
     return base_h100e_per_month * euv
 
 
-def proxy_fab(t_years: np.ndarray, bank_h100e: np.ndarray, start_year: np.ndarray,
+def proxy_fab(t_years: np.ndarray, bank: np.ndarray, start_year: np.ndarray,
               drawdown_months: np.ndarray) -> np.ndarray:
-    """Die bank drawn down at a constant rate B / n over [start, start + n months): H100e/month.
+    """Die bank delivered at a constant rate B / n over [start, start + n months): dies (or H100e)/month.
 
     Each month receives B/n times its overlap (in months) with the drawdown window, so the
     total over the horizon is exactly B when the window lies inside it.
-    Source: SemiAnalysis (2025), >2.9M TSMC-made Ascend dies; RAND (Heim 2025) ~1M H100e.
+    Source: SemiAnalysis (2025), >2.9M TSMC-made Ascend dies; CSIS (2025) >2M. The month loop packages
+    delivered dies under the HBM cap (supply.china_month).
     """
-    return bank_h100e[:, None] / drawdown_months[:, None] * month_overlap(t_years, start_year, drawdown_months)
+    return bank[:, None] / drawdown_months[:, None] * month_overlap(t_years, start_year, drawdown_months)
 
 
 def allocate_rest(western_h100e: np.ndarray, to_china: np.ndarray, us_share: np.ndarray

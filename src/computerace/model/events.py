@@ -1,7 +1,18 @@
-"""Sampled events and how they change supply: a Taiwan disruption and a Chinese EUV breakthrough.
+"""Sampled events and how they change supply and policy.
 
-Simple forms at this stage (a later release refines them): a disruption cuts TSMC-based output by a
-sampled fraction for a sampled duration; EUV multiplies China's domestic output, ramping linearly.
+- Taiwan disruption (first_event_time, disruption_factor): from a sampled date (a Poisson process with a
+  sampled annual hazard), TSMC-based output (CoWoS packaging included, so all Western accelerators) and the
+  delivery of proxy-fab dies through intermediaries fall by a sampled severity for a sampled duration.
+  A zero severity leaves every output bit-identical to no event.
+- EUV breakthrough (euv_factor, euv_supply_effects): from a sampled date, China's domestic supply gains a
+  factor f(t) ramping linearly to M: sqrt(f) more AI wafers (capacity), sqrt(f) more H100e per package
+  (a denser node), and defect density excess over its floor divided by f (yield). SMIC's node dates follow
+  in capability.smic_node_years.
+- Export-control shift (controls_after_shift): at a sampled date (Poisson, from a start date) the legal-
+  import access changes to a sampled level and holds, replacing the enacted schedule from then on.
+- HBM-ban enforcement: from events.hbm_ban_year China's HBM is its stockpile, domestic output and a
+  sampled leak of Western stacks (supply.china_hbm_leak_stacks_per_year); before it HBM never binds.
+Every effect starts at its event's month: nothing before it changes.
 """
 
 from __future__ import annotations
@@ -38,3 +49,27 @@ def euv_factor(t_years: np.ndarray, euv_year: np.ndarray, multiplier: np.ndarray
     """f(t) = 1 + (M - 1) * clip((t - t_euv) / ramp, 0, 1): [sample, month], dimensionless."""
     frac = np.clip((t_years[None, :] - euv_year[:, None]) / ramp_years[:, None], 0.0, 1.0)
     return 1.0 + (multiplier[:, None] - 1.0) * frac
+
+
+def euv_supply_effects(f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split the EUV factor f >= 1 of one month over the domestic chain: (wafer x, H100e/package x, D0 excess /).
+
+    wafers x sqrt(f) (capacity), H100e per package x sqrt(f) (node density) and the defect-density excess
+    over its floor divided by f (EUV replaces DUV multi-patterning, the main yield loss). With perfect yield
+    the output gain is f, as in the growth form (channels.domestic x f). f = 1 (no breakthrough) changes nothing.
+    Assumption: the even split between capacity and density mirrors capability.china_best_chip_h100e, which
+    takes sqrt(f) of the gain through better chips.
+    """
+    r = np.sqrt(f)
+    return r, r, f
+
+
+def controls_after_shift(allowed: np.ndarray, t_year: float, shift_year: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """a'(t) = level once t >= the shift's date, else the enacted a(t). Arrays [sample]; a in [0, 1].
+
+    shift_year from first_event_time(u, events.controls_shift_hazard_per_year, events.controls_shift_start)
+    (inf: no shift within the horizon). The shift is one change that then holds.
+    Assumption: four changes to China's access in 2022-2026 (Oct 2022, Oct 2023, Apr/Jul 2025 H20, Jan 2026
+    H200 licences; export_controls.yaml) show how often policy moves; what it moves to is sampled.
+    """
+    return np.where(t_year >= shift_year, level, allowed)

@@ -14,11 +14,14 @@ import numpy as np
 
 from ..draws import Draws
 from . import capability, channels, events, finance, power, supply
-from .stock import cohort_stock, life_in_months
+from .stock import cohort_stock, generation_stock, life_in_months
 
 ACTORS = ("US", "China", "RoW")
 # Flows tracked as cohorts: US, RoW, then China's four channels.
 _FLOWS = ("US", "RoW") + tuple(f"China/{c}" for c in channels.CHANNELS)
+#: Steps of China's domestic chain reported per calendar year (output china_supply_chain).
+CHAIN_STEPS = ("wafers", "gross_dies", "good_dies", "die_packages", "hbm_packages", "packaging_packages",
+               "packages", "h100e")
 
 
 def simulate(d: Draws, progress: Callable[[int], None] | None = None,
@@ -31,9 +34,13 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     calendar-year totals for the years in `year`; china_remote_h100e:
     [sample, month]; taiwan_event_year, euv_year: [sample]; best_chip_h100e [sample, month, rival US/China];
     tsmc_node_year, smic_node_year [sample, node N7/N5/N3/N2]; run_flop_per_h100e, algorithmic_progress_per_year,
-    china_algorithmic_lag_years: [sample]. `progress(months_done)` is called
+    china_algorithmic_lag_years: [sample]; binding_constraint [sample, year, actor] int8 codes of
+    supply.BINDING (the limit that held in most months of the year); china_supply_chain [sample, year, step]
+    (CHAIN_STEPS, calendar-year totals, zero under the growth form); stock_by_generation_h100e and
+    power_by_generation_gw [sample, year, actor, generation] at each year's last month (stock.GENERATIONS;
+    GW needed, before any power cap). `progress(months_done)` is called
     after each month. Stocks are at the end of each month; flows are per month. `out` may hold
-    preallocated float32 arrays of these shapes to write into (it is returned, completed).
+    preallocated float32 (binding_constraint: int8) arrays of these shapes to write into (it is returned, completed).
     """
     # Samples are processed ordered by useful life (cohort retirement then works on contiguous
     # blocks) and returned in their original order; every operation is per sample, so the order
@@ -51,29 +58,44 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
                                           g("events.hazard_start"))
     tw_dur, tw_sev = g("events.taiwan_duration_months"), g("events.taiwan_severity")
     euv_year, euv_mult, euv_ramp = g("events.euv_year"), g("events.euv_output_multiplier"), g("events.euv_ramp_years")
+    shift_year = events.first_event_time(d.events["controls"], g("events.controls_shift_hazard_per_year"),
+                                         g("events.controls_shift_start"))
+    shift_level, hbm_ban = g("events.controls_shift_allowed"), g("events.hbm_ban_year")
 
     # --- state of every compounding path, advanced once a month
+    # Western output: the CoWoS/HBM physics (supply.western_model = 1) or AI 2027's growth form (0)
+    west_phys = g("supply.western_model") > 0.5
     west = g("supply.western_production_2022_h100e_per_month").copy()
     g_area = d.stepper("supply.western_area_growth_per_year", 1 / 12)
     g_eff = d.stepper("supply.chip_efficiency_growth_per_year", 1 / 12)
+    if west_phys.any():
+        cowos, ppw, hpp, hbm_w, spp_w = (d.stepper(f"supply.{k}") for k in (
+            "cowos_wafers_per_month", "western_packages_per_cowos_wafer", "western_h100e_per_package",
+            "western_hbm_stacks_per_year", "western_hbm_stacks_per_package"))
     dom_base = g("channels.domestic_2022_h100e_per_month").copy()
     g_dom = d.stepper("channels.domestic_growth_per_year", 1 / 12)
     log_boost = np.log(g("channels.controls_domestic_boost_per_year"))
+    boost = np.ones(S)  # cumulative response of domestic supply to controls (the 'backfire' mechanism)
     allowed = d.stepper("channels.legal_import_allowed")
     s_legal, s_smug = g("channels.legal_import_share"), g("channels.smuggled_share")
     us_share = g("channels.us_share_of_western")
-    # China's domestic output from the supply physics (channels.domestic_model = 1): wafers, yield, HBM
+    # China's domestic output: the wafer/yield/HBM physics (channels.domestic_model = 1) or the growth ramp (0)
     physics = g("channels.domestic_model") > 0.5
+    dpp = g("supply.china_dies_per_package")
+    proxy_dies = channels.proxy_fab(t, g("channels.proxy_die_bank_dies"), g("channels.proxy_drawdown_start"),
+                                    g("channels.proxy_drawdown_months"))  # [S, T] dies delivered per month
+    proxy_t = np.ascontiguousarray(proxy_dies.T)
     if physics.any():
-        wafers = d.stepper("supply.china_ai_wafers_per_month")
-        hbm_new = d.stepper("supply.china_domestic_hbm_stacks_per_year")
-        per_pkg = d.stepper("supply.china_h100e_per_package")
+        wafers, hbm_new, per_pkg, pack_cap, hbm_leak = (d.stepper(f"supply.china_{k}") for k in (
+            "ai_wafers_per_month", "domestic_hbm_stacks_per_year", "h100e_per_package",
+            "packaging_packages_per_month", "hbm_leak_stacks_per_year"))
         hbm_stock = g("supply.china_hbm_stockpile_stacks").copy()
+        backlog = np.zeros(S)
         phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
-                                                    "defect_floor_per_cm2", "defect_halving_years", "dies_per_package",
+                                                    "defect_floor_per_cm2", "defect_halving_years",
                                                     "hbm_stacks_per_package")}
-    proxy = channels.proxy_fab(t, g("channels.proxy_die_bank_h100e"), g("channels.proxy_drawdown_start"),
-                               g("channels.proxy_drawdown_months"))  # [S, T], no exp
+    # growth form: banked dies become H100e at the 910C rate as they arrive (no HBM cap)
+    proxy_growth_h100e = supply.PROXY_H100E_PER_PACKAGE / dpp
 
     price = finance.price_start(g("finance.price_2024_usd_per_h100e"), g("finance.price_decline_per_year"), t[0])
     price_step = g("finance.price_decline_per_year") ** (-1 / 12)
@@ -85,8 +107,6 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
 
     watts = power.watts_start(g("power.watts_per_h100e_2024"), g("power.watts_decline_per_year"), t[0])
     watts_step = g("power.watts_decline_per_year") ** (-1 / 12)
-    w_mult = np.ones((S, nf))
-    w_mult[:, 2] = w_mult[:, 5] = g("power.domestic_watts_multiplier")  # proxy-fab Ascends share the design
     avail = np.stack([g(f"power.{a}_available_2022_gw") for a in ("us", "china", "row")])  # [US/China/RoW, S]
     g_avail = [d.stepper(f"power.{a}_growth_per_year", 1 / 12) for a in ("us", "china", "row")]
 
@@ -102,43 +122,68 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     adds = np.empty((T, nf + 3, S))
     avail_t = np.empty((T, 3, S))
     spend = np.empty((T, 3, S))  # USD per month by actor (US, China, RoW)
-    proxy_t = np.ascontiguousarray(proxy.T)
+    binding = np.full((T, 3, S), supply.GROWTH, np.int8)  # the step that bound each actor's acquisitions
+    years = np.floor(t + 1e-9).astype(int)
+    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    year_of = np.cumsum(np.r_[True, years[1:] != years[:-1]]) - 1
+    chain = np.zeros((len(starts), len(CHAIN_STEPS), S))  # China's domestic chain, calendar-year totals
     mult = np.ascontiguousarray(china_mult.T)  # [4, S]
     m_legal = mult[1].copy()
-    w_dom = w_mult[:, 2]
+    w_dom = g("power.domestic_watts_multiplier")
     offers = np.empty((nf, S))
     for m in range(T):
         tm = t[m:m + 1]
-        w_m = west * events.disruption_factor(tm, taiwan_year, tw_dur, tw_sev)[:, 0]
-        a_m = allowed.value
+        tw_m = events.disruption_factor(tm, taiwan_year, tw_dur, tw_sev)[:, 0]
+        if west_phys.any():
+            wm = supply.western_month(cowos.value, ppw.value, hpp.value, hbm_w.value / 12.0, spp_w.value)
+            w_raw = np.where(west_phys, wm.h100e, west)
+            code_w = np.where(west_phys, wm.binding, supply.GROWTH)
+        else:
+            w_raw, code_w = west, supply.GROWTH
+        w_m = w_raw * tw_m
+        a_m = events.controls_after_shift(allowed.value, t[m], shift_year, shift_level)
         offers[3] = channels.legal_import(w_m, s_legal, a_m)
         offers[4] = channels.smuggled(w_m, s_smug, a_m)
         offers[0], offers[1] = channels.allocate_rest(w_m, offers[3] + offers[4], us_share)
         euv_m = events.euv_factor(tm, euv_year, euv_mult, euv_ramp)[:, 0]
-        offers[2] = channels.domestic(dom_base, euv_m)
+        delivered = proxy_t[m] * tw_m  # proxy dies come through TSMC: a disruption cuts deliveries
+        offers[2] = channels.domestic(dom_base * boost, euv_m)
+        offers[5] = delivered * proxy_growth_h100e
+        code_c = np.full(S, supply.GROWTH, np.int8)
         if physics.any():
-            d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], phys["defect_floor_per_cm2"],
-                                       phys["defect_halving_years"], 2025.0)
-            good = supply.good_dies_per_month(wafers.value, phys["die_area_mm2"], d0,
-                                              gross_dies_per_wafer=phys["gross_dies_per_wafer"])
-            pkgs = supply.packages_from_dies(good, phys["dies_per_package"])
-            spp = phys["hbm_stacks_per_package"]
-            draw_hbm = supply.hbm_drawdown(hbm_stock, hbm_new.value / 12.0, pkgs * spp)
-            hbm_stock = draw_hbm.stockpile_stacks
-            offers[2] = np.where(physics, supply.h100e_from_packages(draw_hbm.stacks_used / spp, per_pkg.value) * euv_m,
-                                 offers[2])
-            for x in (wafers, hbm_new, per_pkg):
+            x_w, x_h, x_d = events.euv_supply_effects(euv_m)
+            floor = phys["defect_floor_per_cm2"]
+            d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], floor, phys["defect_halving_years"], 2025.0)
+            banned = t[m] >= hbm_ban
+            cm = supply.china_month(wafers.value * boost * x_w, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
+                                    floor + (d0 - floor) / x_d, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
+                                    (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0, banned,
+                                    backlog + delivered, pack_cap.value)
+            hbm_stock, backlog = cm.hbm_stockpile, cm.proxy_backlog
+            dom_h = cm.packages * per_pkg.value * x_h
+            offers[2] = np.where(physics, dom_h, offers[2])
+            offers[5] = np.where(physics, cm.proxy_packages * np.minimum(per_pkg.value, supply.PROXY_H100E_PER_PACKAGE),
+                                 offers[5])
+            code_c = np.where(physics, cm.binding, supply.GROWTH)
+            c = chain[year_of[m]]
+            for j, v in enumerate((wafers.value * boost * x_w, cm.gross_dies, cm.good_dies, cm.die_packages,
+                                   cm.hbm_packages, cm.packaging_packages, cm.packages, dom_h)):
+                c[j] += np.where(physics, v, 0.0)
+            for x in (wafers, hbm_new, per_pkg, pack_cap, hbm_leak):
                 x.advance()
-        offers[5] = proxy_t[m]
 
         a = adds[m]
-        a[0] = offers[0] * finance.budget_scale(offers[0] * price, finance.monthly_budget(capex[0].value, share))
-        a[1] = offers[1] * finance.budget_scale(offers[1] * price, finance.monthly_budget(capex[2].value, share))
+        b_us = finance.budget_scale(offers[0] * price, finance.monthly_budget(capex[0].value, share))
+        b_row = finance.budget_scale(offers[1] * price, finance.monthly_budget(capex[2].value, share))
+        a[0], a[1] = offers[0] * b_us, offers[1] * b_row
         mult[1] = finance.legal_import_price_multiplier(m_legal, a_m)
         cost_cn = (offers[2:] * mult).sum(axis=0) * price  # USD for all China's offers this month
         s_cn = finance.budget_scale(cost_cn, finance.monthly_budget(capex[1].value, share))
         np.multiply(offers[2:], s_cn, out=a[2:nf])
         spend[m, 0], spend[m, 1], spend[m, 2] = a[0] * price, cost_cn * s_cn, a[1] * price
+        binding[m, 0] = np.where(b_us < 1.0, supply.BUDGET, code_w)
+        binding[m, 1] = np.where(s_cn < 1.0, supply.BUDGET, code_c)
+        binding[m, 2] = np.where(b_row < 1.0, supply.BUDGET, code_w)
         kw = watts / 1e9  # GW per H100e of this month's chips
         a[nf] = a[0] * kw
         a[nf + 1] = ((a[2] + a[5]) * w_dom + a[3] + a[4]) * kw
@@ -147,13 +192,17 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
 
         # advance every path to the next month
         west = supply.western_production_next(west, g_area.value, g_eff.value)
-        dom_base = dom_base * channels.domestic_growth_step(g_dom.value, log_boost, a_m)
+        dom_base = dom_base * g_dom.value
+        boost = boost * channels.controls_boost_step(log_boost, a_m)
         for j, x in enumerate(g_avail):
             avail[j] *= x.value
         price = price * price_step
         watts = watts * watts_step
         for x in (g_area, g_eff, g_dom, allowed, *capex, *g_avail):
             x.advance()
+        if west_phys.any():
+            for x in (cowos, ppw, hpp, hbm_w, spp_w):
+                x.advance()
         if progress is not None:
             progress(m + 1)
 
@@ -162,10 +211,16 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     op, drawn = power.operational(installed, st[:, nf:], avail_t)
     add_actor = np.stack([adds[:, 0], adds[:, 2:nf].sum(axis=1), adds[:, 1]], axis=1)
 
-    years = np.floor(t + 1e-9).astype(int)
-    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    stranded = op < installed * (1.0 - 1e-9)  # power binds: chips installed that power cannot run
+    binding[stranded] = supply.POWER
+    ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
+    per_actor = np.concatenate([add_actor, adds[:, nf:]], axis=1)  # H100e then GW, by actor
+    gen = generation_stock(per_actor, life, np.concatenate([np.stack([us0, cn0, row0]), init[nf:]]), t, ends)
     buf = {"stock_h100e": installed, "operational_h100e": op, "power_gw": drawn,
            "china_stock_h100e": st[:, 2:nf],
+           "binding_constraint": yearly_mode(binding, starts, len(supply.BINDING)),
+           "china_supply_chain": chain,
+           "stock_by_generation_h100e": gen[:, :3], "power_by_generation_gw": gen[:, 3:],
            "additions_h100e": np.add.reduceat(add_actor, starts, axis=0),  # calendar-year totals
            "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0),
            "spend_usd": np.add.reduceat(spend, starts, axis=0)}
@@ -198,9 +253,10 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         out = {}
     for k, v in buf.items():
         dst = out.get(k)
+        dtype = np.int8 if k == "binding_constraint" else np.float32
         if dst is None:
-            dst = out[k] = np.empty((S, v.shape[0], v.shape[1]), np.float32)
-        np.take(v.astype(np.float32).transpose(2, 0, 1), inverse, axis=0, out=dst)
+            dst = out[k] = np.empty((S, *v.shape[:-1]), dtype)
+        np.take(np.moveaxis(v.astype(dtype), -1, 0), inverse, axis=0, out=dst)
     remote = channels.remote(out["stock_h100e"][:, :, 2], g("channels.remote_share_of_row")[inverse][:, None])
     if "china_remote_h100e" in out:
         out["china_remote_h100e"][...] = remote
@@ -214,3 +270,12 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             out[k] = v.astype(np.float64)
     out["year"] = years[starts]
     return out
+
+
+def yearly_mode(codes: np.ndarray, starts: np.ndarray, n_codes: int) -> np.ndarray:
+    """The code that held in most months of each calendar year (ties: the lower code).
+
+    codes: [month, actor, sample] small ints; starts: first month index of each year. Returns [year, actor, sample].
+    """
+    counts = np.stack([np.add.reduceat((codes == k).astype(np.int16), starts, axis=0) for k in range(n_codes)])
+    return np.argmax(counts, axis=0).astype(np.int8)

@@ -43,3 +43,44 @@ def cohort_stock(additions: np.ndarray, life_months: np.ndarray, initial: np.nda
         remaining = 1.0 - np.arange(1, n + 1) / L  # the initial stock retires linearly over L months
         stock[:n, :, lo:hi] += remaining[:, None, None] * initial[None, :, lo:hi]
     return stock
+
+
+#: Chip generations by production date (decimal-year edges): for Western chips roughly A100 and earlier,
+#: Hopper (H100/H200), Blackwell (B200/B300), Rubin, then later; for China 910 and earlier, 910B, 910C,
+#: 950/960, then later (docs/metrics.md). A cohort belongs to the generation of the month it was acquired in;
+#: the stock installed before the horizon belongs to the first.
+GENERATION_EDGES = (2023.0, 2025.0, 2027.0, 2029.0, 2033.0)
+GENERATIONS = ("before 2023", "2023-2024", "2025-2026", "2027-2028", "2029-2032", "2033 on")
+
+
+def generation_stock(additions: np.ndarray, life_months: np.ndarray, initial: np.ndarray, t_years: np.ndarray,
+                     at: np.ndarray, edges: tuple[float, ...] = GENERATION_EDGES) -> np.ndarray:
+    """Stock at months `at` split by generation: S_g(t) = sum of additions in g's months c with t - L < c <= t.
+
+    With C the cumulative additions (C[0] = 0, C[k] = sum of months < k), S_g(t) = C[hi + 1] - C[lo] for
+    lo = max(first month of g, t - L + 1), hi = min(t, last month of g), when lo <= hi; the initial stock
+    (retiring linearly over L months, as in cohort_stock) is added to the first generation. Summed over
+    generations this is cohort_stock's total exactly.
+    additions: [month, series, sample]; life_months: [sample] ints >= 1; initial: [series, sample];
+    t_years: [month] decimal years; at: month indices to report. Returns [len(at), series, generation, sample].
+    """
+    T, K, S = additions.shape
+    cum = np.zeros((T + 1, K, S))
+    np.cumsum(additions, axis=0, out=cum[1:])
+    bounds = np.searchsorted(t_years, np.asarray(edges) - 1e-9)  # first month index of each later generation
+    first = np.r_[0, bounds]
+    last = np.r_[bounds, T] - 1
+    life = np.asarray(life_months)
+    out = np.zeros((len(at), K, len(first), S))
+    cols = np.arange(S)
+    for i, tm in enumerate(np.asarray(at).tolist()):
+        oldest = tm - life + 1  # [S]
+        for j, (a, b) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
+            lo = np.maximum(a, oldest)
+            hi = min(tm, b)
+            ok = lo <= hi
+            lo_c = np.clip(lo, 0, T)
+            val = cum[hi + 1] - cum[lo_c, :, cols].T if hi >= 0 else np.zeros((K, S))
+            out[i, :, j] = np.where(ok, val, 0.0)
+        out[i, :, 0] += initial * np.maximum(0.0, 1.0 - (tm + 1) / life)
+    return out

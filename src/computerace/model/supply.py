@@ -312,3 +312,92 @@ def roadmap_value(t_years: ArrayLike, launch_years: ArrayLike, values: ArrayLike
     if vals.ndim == 1:
         return vals[idx]
     return np.take_along_axis(vals, np.broadcast_to(idx, vals.shape[:-1])[..., None], axis=-1)[..., 0]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One month of each supply chain, as the month loop (simulate.py) calls them, with the step that bound.
+# ----------------------------------------------------------------------------------------------------------
+
+#: Limits that can bind an actor's acquisitions, by code (summary.json `binding_constraint`). "growth form"
+#: marks output from a growth-rate stand-in (AI 2027's form), where no physical step is resolved.
+BINDING = ("wafers", "yield", "HBM", "packaging", "power", "budget", "growth form")
+WAFERS, YIELD, HBM, PACKAGING, POWER, BUDGET, GROWTH = range(len(BINDING))
+
+#: H100e per package of a proxy-fab (TSMC N7) Ascend die pair packaged as a 910C: 780 / 989.4 dense BF16
+#: TFLOP/s (chips.csv `ascend-910c`, source winbuzzer-cm384). Banked dies never become later generations.
+PROXY_H100E_PER_PACKAGE = 780.0 / 989.4
+
+
+class WesternMonth(NamedTuple):
+    """One month of Western output: H100e, the packages CoWoS and HBM allow, and the step that bound."""
+
+    h100e: np.ndarray
+    cowos_packages: np.ndarray
+    hbm_packages: np.ndarray
+    binding: np.ndarray
+
+
+def western_month(cowos_wafers_per_month: np.ndarray, packages_per_wafer: np.ndarray, h100e_per_package: np.ndarray,
+                  hbm_stacks_per_month: np.ndarray, stacks_per_package: np.ndarray) -> WesternMonth:
+    """H = min(C x p, S / s) x h: Western H100e this month, and which cap bound (PACKAGING or HBM).
+
+    C CoWoS wafers/month, p good packages per wafer, S HBM stacks/month for Western accelerators, s stacks
+    per package, h H100e per package (all [sample], the month's product mix). Ties count as packaging.
+    Source: western_from_cowos; the caps are the AI 2027 reading that output is "bottlenecked by advanced
+    packaging and HBM production" (ai2027-compute).
+    """
+    pk_cowos = cowos_wafers_per_month * packages_per_wafer
+    pk_hbm = hbm_stacks_per_month / stacks_per_package
+    return WesternMonth(np.minimum(pk_cowos, pk_hbm) * h100e_per_package, pk_cowos, pk_hbm,
+                        np.where(pk_hbm < pk_cowos, HBM, PACKAGING).astype(np.int8))
+
+
+class ChinaMonth(NamedTuple):
+    """One month of China's domestic chain (per [sample]); stocks carried into the next month."""
+
+    gross_dies: np.ndarray
+    good_dies: np.ndarray
+    die_packages: np.ndarray        # packages the good dies allow
+    hbm_packages: np.ndarray        # packages the HBM left after proxy dies allows (inf before the HBM ban)
+    packaging_packages: np.ndarray  # packages the packaging left after proxy dies allows
+    packages: np.ndarray            # domestic packages made: the minimum of the three
+    proxy_packages: np.ndarray      # packages made from the proxy-fab die backlog (served first)
+    hbm_stockpile: np.ndarray       # stacks carried over
+    proxy_backlog: np.ndarray       # proxy dies delivered and not yet packaged
+    binding: np.ndarray             # WAFERS, YIELD, HBM or PACKAGING (int8)
+
+
+def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_mm2: np.ndarray,
+                defects_per_cm2: np.ndarray, defect_floor_per_cm2: np.ndarray, dies_per_package: np.ndarray,
+                stacks_per_package: np.ndarray, hbm_stockpile: np.ndarray, hbm_new: np.ndarray, hbm_banned: np.ndarray,
+                proxy_backlog_dies: np.ndarray, packaging_capacity: np.ndarray) -> ChinaMonth:
+    """China's domestic chain for one month: wafers -> good dies -> packages, capped by HBM and packaging.
+
+    gross = W x N; good = gross x Y_poisson(A, D0); die packages = good / n.
+    Proxy-fab dies (TSMC-made, delivered to the backlog B) are packaged first: P_proxy = min(B / n, H / s, C),
+    with H the HBM on hand (stockpile + this month's new stacks; unlimited before the HBM ban, when China
+    could import HBM) and C the packaging capacity. Domestic packages P = min(good / n, (H - P_proxy s) / s,
+    C - P_proxy). After the ban the stockpile carries H - (P + P_proxy) s; before it the stockpile is
+    untouched (it is the stock held when the ban takes effect). Stacks and dies are conserved.
+    Binding step: HBM or packaging when they are the smallest cap; when dies are, YIELD if dies at the
+    mature defect density (D_floor) would lift output above the next cap, else WAFERS.
+    Arrays [sample]; wafers/month, dies/wafer, mm², defects/cm², dies, stacks, packages/month.
+    Source: the chain of docs/supply_inputs.md §8 (semianalysis-ascend-2025: die bank and HBM stockpile;
+    morgan-stanley-smic-2025: wafers and yields).
+    """
+    gross = wafers * gross_dies_per_wafer
+    good = gross * yields.poisson(die_area_mm2, defects_per_cm2)
+    n, s = dies_per_package, stacks_per_package
+    die_pk = good / n
+    have = np.where(hbm_banned, hbm_stockpile + hbm_new, np.inf)
+    proxy = np.minimum(np.minimum(proxy_backlog_dies / n, have / s), packaging_capacity)
+    hbm_pk = (have - proxy * s) / s
+    pack_pk = np.maximum(packaging_capacity - proxy, 0.0)
+    other = np.minimum(hbm_pk, pack_pk)
+    packages = np.minimum(die_pk, other)
+    stockpile = np.where(hbm_banned, have - (proxy + packages) * s, hbm_stockpile)
+    mature = gross * yields.poisson(die_area_mm2, defect_floor_per_cm2) / n
+    code = np.where(die_pk <= other, np.where(mature > other, YIELD, WAFERS),
+                    np.where(hbm_pk <= pack_pk, HBM, PACKAGING)).astype(np.int8)
+    return ChinaMonth(gross, good, die_pk, hbm_pk, pack_pk, packages, proxy, np.maximum(stockpile, 0.0),
+                      proxy_backlog_dies - proxy * n, code)

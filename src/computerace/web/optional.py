@@ -35,7 +35,7 @@ INFLUENTIAL = (
     "events.taiwan_hazard_per_year",
     "events.euv_year",
     "power.us_growth_per_year",
-    "channels.proxy_die_bank_h100e",
+    "channels.proxy_die_bank_dies",
 )
 """The parameters shown first, most influential first, until a sensitivity ranking exists.
 
