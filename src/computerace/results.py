@@ -107,6 +107,20 @@ class Run:
                   + _figure_html(A.years_behind_axes_figure(self.summary()), "fig-axes")),
                  ("Overtaking odds over time",
                   _figure_html(A.overtaking_figure(first_overtaking_year(self.dataset), years), "fig-overtake"))]
+        if "binding_constraint" in self.summary():
+            from .report import supply_figures as SF
+
+            extra.append(("What limits supply: wafers, yield, HBM, packaging, power or money",
+                          "<p class='note'>For each actor and year, the limit that bound its new compute in most "
+                          "months (docs/metrics.md): power when installed chips are stranded, budget when money "
+                          "buys less than the supply offered, otherwise the supply step - CoWoS packaging or HBM "
+                          "for Western chips; SMIC wafers, die yield, HBM or packaging for China's domestic chips."
+                          "</p>" + _figure_html(SF.binding_figure(self.summary()), "fig-binding")
+                          + "<p class='note'>China's domestic chain per year, medians of the samples. Each cap is "
+                          "the number of packages that step alone would allow; 'binds in' is the share of the "
+                          "samples in which a physical step (not money or power) limited China that this step "
+                          "did. Proxy-fab dies take HBM and packaging first; before the December 2024 HBM controls "
+                          "HBM has no cap.</p>" + _figure_html(SF.chain_figure(self.summary()), "fig-china-chain")))
         if claims:
             from .analysis.claims import score
 

@@ -215,6 +215,19 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         at_most[axis] = {lab: {str(k): float((known[:, i] <= k).mean()) for k in range(1, 11)}
                          for i, lab in enumerate(labels) if lab.endswith("-12") and int(lab[:4]) % 5 == 0}
 
+    if "binding_constraint" in ds:
+        ends = [str(m) for m in ds["month"].values.astype("datetime64[M]")[year_ends(ds)]]
+        for var in ("stock_by_generation_h100e", "power_by_generation_gw"):
+            arr = ds[var].values.astype(np.float64)  # [S, year, actor, generation]
+            metrics[var] = {f"{a}/{g}": _table(arr[:, :, i, j], ends)
+                            for i, a in enumerate(actors) for j, g in enumerate(ds["generation"].values.tolist())}
+        # a cap that is unlimited in some sample (HBM before the ban) has no quantiles: such years are left out
+        chain = ds["china_supply_chain"].values.astype(np.float64)
+        metrics["china_supply_chain"] = {}
+        for j, st in enumerate(ds["step"].values.tolist()):
+            ok = np.isfinite(chain[:, :, j]).all(axis=0)
+            metrics["china_supply_chain"][str(st)] = _table(chain[:, ok, j], [y for y, o in zip(ylabels, ok, strict=True) if o])
+
     months = ds["month"].values.astype("datetime64[M]")
     ahead = ds["stock_h100e"].sel(actor="China").values > ds["stock_h100e"].sel(actor="US").values
     ever = np.logical_or.accumulate(ahead, axis=1)
@@ -229,7 +242,27 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "catalog_version": manifest["catalog_version"],
         "metrics": metrics,
         "probabilities": {"china_overtakes_us_stock_by": overtakes, "years_behind_at_most": at_most},
+        **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
     }
+
+
+def year_ends(ds: xr.Dataset) -> np.ndarray:
+    """Index of each calendar year's last month in the horizon (December, or the horizon's last month)."""
+    years = ds["month"].values.astype("datetime64[Y]").astype(int)
+    return np.flatnonzero(np.r_[years[1:] != years[:-1], True])
+
+
+def binding_fractions(ds: xr.Dataset) -> dict[str, dict[str, dict[str, float]]]:
+    """{actor: {year: {constraint: fraction of samples}}}: which limit bound each actor's acquisitions in most
+    months of the year (model/supply.py BINDING; power when installed chips are stranded, budget when money
+    buys less than supply offers, else the supply step that bound). Fractions sum to 1 per actor and year."""
+    codes = ds["binding_constraint"].values  # [S, year, actor]
+    names = [str(c) for c in ds["constraint"].values]
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for i, a in enumerate(str(x) for x in ds["actor"].values):
+        out[a] = {str(y): {n: float((codes[:, j, i] == k).mean()) for k, n in enumerate(names)}
+                  for j, y in enumerate(ds["year"].values.tolist())}
+    return out
 
 
 def _month_index(ds: xr.Dataset, date: str) -> int:

@@ -357,11 +357,11 @@ class ChinaMonth(NamedTuple):
 
     gross_dies: np.ndarray
     good_dies: np.ndarray
-    die_packages: np.ndarray        # packages the good dies allow
-    hbm_packages: np.ndarray        # packages the HBM left after proxy dies allows (inf before the HBM ban)
-    packaging_packages: np.ndarray  # packages the packaging left after proxy dies allows
+    die_packages: np.ndarray        # packages the good domestic dies allow
+    hbm_packages: np.ndarray        # domestic dies' share of the packages the HBM allows (inf before the HBM ban)
+    packaging_packages: np.ndarray  # domestic dies' share of the packages the packaging capacity allows
     packages: np.ndarray            # domestic packages made: the minimum of the three
-    proxy_packages: np.ndarray      # packages made from the proxy-fab die backlog (served first)
+    proxy_packages: np.ndarray      # packages made from the proxy-fab die backlog
     hbm_stockpile: np.ndarray       # stacks carried over
     proxy_backlog: np.ndarray       # proxy dies delivered and not yet packaged
     binding: np.ndarray             # WAFERS, YIELD, HBM or PACKAGING (int8)
@@ -373,14 +373,15 @@ def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_m
                 proxy_backlog_dies: np.ndarray, packaging_capacity: np.ndarray) -> ChinaMonth:
     """China's domestic chain for one month: wafers -> good dies -> packages, capped by HBM and packaging.
 
-    gross = W x N; good = gross x Y_poisson(A, D0); die packages = good / n.
-    Proxy-fab dies (TSMC-made, delivered to the backlog B) are packaged first: P_proxy = min(B / n, H / s, C),
-    with H the HBM on hand (stockpile + this month's new stacks; unlimited before the HBM ban, when China
-    could import HBM) and C the packaging capacity. Domestic packages P = min(good / n, (H - P_proxy s) / s,
-    C - P_proxy). After the ban the stockpile carries H - (P + P_proxy) s; before it the stockpile is
-    untouched (it is the stock held when the ban takes effect). Stacks and dies are conserved.
-    Binding step: HBM or packaging when they are the smallest cap; when dies are, YIELD if dies at the
-    mature defect density (D_floor) would lift output above the next cap, else WAFERS.
+    gross = W x N; good = gross x Y_poisson(A, D0); domestic die packages D = good / n; proxy-fab packages
+    wanted P = B / n from the backlog B of delivered TSMC dies. Both share the caps: H = HBM on hand / s
+    (stockpile + this month's new stacks; unlimited before the HBM ban, when China could import HBM) and the
+    packaging capacity C. Made in all: M = min(D + P, H, C), split pro rata: domestic D x M / (D + P), proxy
+    P x M / (D + P). Equivalently domestic = min(D, H x f, C x f) with f = D / (D + P) its share, which is how
+    the caps are reported. After the ban the stockpile carries (stockpile + new) - M s; before it the
+    stockpile is untouched (it is the stock held when the ban takes effect). Stacks and dies are conserved.
+    Binding step: HBM or packaging when one of them is the smallest cap; when dies are, YIELD if all dies at
+    the mature defect density (D_floor) would exceed the next cap, else WAFERS.
     Arrays [sample]; wafers/month, dies/wafer, mm², defects/cm², dies, stacks, packages/month.
     Source: the chain of docs/supply_inputs.md §8 (semianalysis-ascend-2025: die bank and HBM stockpile;
     morgan-stanley-smic-2025: wafers and yields).
@@ -389,15 +390,21 @@ def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_m
     good = gross * yields.poisson(die_area_mm2, defects_per_cm2)
     n, s = dies_per_package, stacks_per_package
     die_pk = good / n
+    want_proxy = proxy_backlog_dies / n
+    want = die_pk + want_proxy
     have = np.where(hbm_banned, hbm_stockpile + hbm_new, np.inf)
-    proxy = np.minimum(np.minimum(proxy_backlog_dies / n, have / s), packaging_capacity)
-    hbm_pk = (have - proxy * s) / s
-    pack_pk = np.maximum(packaging_capacity - proxy, 0.0)
-    other = np.minimum(hbm_pk, pack_pk)
-    packages = np.minimum(die_pk, other)
-    stockpile = np.where(hbm_banned, have - (proxy + packages) * s, hbm_stockpile)
-    mature = gross * yields.poisson(die_area_mm2, defect_floor_per_cm2) / n
-    code = np.where(die_pk <= other, np.where(mature > other, YIELD, WAFERS),
-                    np.where(hbm_pk <= pack_pk, HBM, PACKAGING)).astype(np.int8)
-    return ChinaMonth(gross, good, die_pk, hbm_pk, pack_pk, packages, proxy, np.maximum(stockpile, 0.0),
+    hbm_cap = have / s
+    cap = np.minimum(hbm_cap, packaging_capacity)
+    made = np.minimum(want, cap)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(want > 0, die_pk / want, 1.0)  # domestic dies' share of what is packaged
+        scale = np.where(want > 0, made / want, 0.0)
+    packages, proxy = die_pk * scale, want_proxy * scale
+    stockpile = np.where(hbm_banned, np.maximum(have - made * s, 0.0), hbm_stockpile)
+    mature = gross * yields.poisson(die_area_mm2, defect_floor_per_cm2) / n + want_proxy
+    code = np.where(want <= cap, np.where(mature > cap, YIELD, WAFERS),
+                    np.where(hbm_cap <= packaging_capacity, HBM, PACKAGING)).astype(np.int8)
+    with np.errstate(invalid="ignore"):  # no domestic dies (f = 0): their share of any cap is 0, also of inf
+        hbm_share = np.where(f > 0, hbm_cap * f, 0.0)
+    return ChinaMonth(gross, good, die_pk, hbm_share, packaging_capacity * f, packages, proxy, stockpile,
                       proxy_backlog_dies - proxy * n, code)
