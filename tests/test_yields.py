@@ -192,6 +192,17 @@ def test_dies_per_wafer_is_a_slightly_conservative_estimate_of_an_exact_grid_cou
     assert 0.88 * exact <= y.dies_per_wafer(side**2) <= exact
 
 
+def test_h100_gross_dies_against_a_published_good_die_count():
+    # A 2026 supply estimate [okx-h200-supply-2026]: "55 dies per wafer (85% yield)" for the 814 mm² GH100 die
+    # [exxact-h100] on TSMC N4, i.e. 55 / 0.85 = 64.7 gross dies. The formula gives 63.5 with no edge exclusion
+    # and 60.1 with 3 mm: within 8% either way (tolerance: the post's edge exclusion and scribe are unstated,
+    # and its 55 is rounded). The same yield at that area backs out D0 = 0.020/cm², a mature N4-class value.
+    gross = 55 / 0.85
+    assert y.dies_per_wafer(814.0) == pytest.approx(gross, rel=0.03)
+    assert y.dies_per_wafer(814.0, edge_exclusion_mm=3.0) == pytest.approx(gross, rel=0.08)
+    assert y.poisson_defect_density(0.85, 814.0) == pytest.approx(0.020, abs=0.001)
+
+
 def test_ascend_910b_gross_dies_against_morgan_stanley():
     # Morgan Stanley via telefony.co.pl [morgan-stanley-smic-2025]: "Z jednego 12-calowego wafla można uzyskać
     # 78 chipów 910B lub 39 chipów 910C" (78 910B or 39 910C from one 12-inch wafer). The 665.61 mm² die

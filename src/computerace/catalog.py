@@ -210,7 +210,14 @@ def _read(name: str) -> str:
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(_read(name).splitlines()))
+    reader = csv.DictReader(_read(name).splitlines())
+    rows = []
+    for row in reader:
+        if None in row or None in row.values():  # more or fewer fields than the header
+            raise CatalogError(f"{name}, line {reader.line_num}: {len(reader.fieldnames or [])} columns expected "
+                               f"({', '.join(reader.fieldnames or [])}); quote any field that holds a comma")
+        rows.append(row)
+    return rows
 
 
 def _ids(text: str) -> tuple[str, ...]:
