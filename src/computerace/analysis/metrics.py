@@ -217,10 +217,13 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
 
     if "binding_constraint" in ds:
         ends = [str(m) for m in ds["month"].values.astype("datetime64[M]")[year_ends(ds)]]
+        gens = ds["generation"].values.tolist()
         for var in ("stock_by_generation_h100e", "power_by_generation_gw"):
             arr = ds[var].values.astype(np.float64)  # [S, year, actor, generation]
-            metrics[var] = {f"{a}/{g}": _table(arr[:, :, i, j], ends)
-                            for i, a in enumerate(actors) for j, g in enumerate(ds["generation"].values.tolist())}
+            q = quantile_table(arr)  # one pass over every key: [year, actor, generation] each
+            metrics[var] = {f"{a}/{g}": {lab: {k: float(q[k][d, i, j]) for k in ("p5", "p50", "p95", "mean")}
+                                         for d, lab in enumerate(ends)}
+                            for i, a in enumerate(actors) for j, g in enumerate(gens)}
         # a cap that is unlimited in some sample (HBM before the ban) has no quantiles: such years are left out
         chain = ds["china_supply_chain"].values.astype(np.float64)
         metrics["china_supply_chain"] = {}

@@ -65,10 +65,11 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     # --- state of every compounding path, advanced once a month
     # Western output: the CoWoS/HBM physics (supply.western_model = 1) or AI 2027's growth form (0)
     west_phys = g("supply.western_model") > 0.5
+    any_west, all_west = bool(west_phys.any()), bool(west_phys.all())  # fast paths when every sample agrees
     west = g("supply.western_production_2022_h100e_per_month").copy()
     g_area = d.stepper("supply.western_area_growth_per_year", 1 / 12)
     g_eff = d.stepper("supply.chip_efficiency_growth_per_year", 1 / 12)
-    if west_phys.any():
+    if any_west:
         cowos, ppw, hpp, hbm_w, spp_w = (d.stepper(f"supply.{k}") for k in (
             "cowos_wafers_per_month", "western_packages_per_cowos_wafer", "western_h100e_per_package",
             "western_hbm_stacks_per_year", "western_hbm_stacks_per_package"))
@@ -81,11 +82,12 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     us_share = g("channels.us_share_of_western")
     # China's domestic output: the wafer/yield/HBM physics (channels.domestic_model = 1) or the growth ramp (0)
     physics = g("channels.domestic_model") > 0.5
+    any_phys, all_phys = bool(physics.any()), bool(physics.all())
     dpp = g("supply.china_dies_per_package")
     proxy_dies = channels.proxy_fab(t, g("channels.proxy_die_bank_dies"), g("channels.proxy_drawdown_start"),
                                     g("channels.proxy_drawdown_months"))  # [S, T] dies delivered per month
     proxy_t = np.ascontiguousarray(proxy_dies.T)
-    if physics.any():
+    if any_phys:
         wafers, hbm_new, per_pkg, pack_cap, hbm_leak = (d.stepper(f"supply.china_{k}") for k in (
             "ai_wafers_per_month", "domestic_hbm_stacks_per_year", "h100e_per_package",
             "packaging_packages_per_month", "hbm_leak_stacks_per_year"))
@@ -134,10 +136,10 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     for m in range(T):
         tm = t[m:m + 1]
         tw_m = events.disruption_factor(tm, taiwan_year, tw_dur, tw_sev)[:, 0]
-        if west_phys.any():
+        if any_west:
             wm = supply.western_month(cowos.value, ppw.value, hpp.value, hbm_w.value / 12.0, spp_w.value)
-            w_raw = np.where(west_phys, wm.h100e, west)
-            code_w = np.where(west_phys, wm.binding, supply.GROWTH)
+            w_raw = wm.h100e if all_west else np.where(west_phys, wm.h100e, west)
+            code_w = wm.binding if all_west else np.where(west_phys, wm.binding, supply.GROWTH)
         else:
             w_raw, code_w = west, supply.GROWTH
         w_m = w_raw * tw_m
@@ -150,25 +152,26 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         offers[2] = channels.domestic(dom_base * boost, euv_m)
         offers[5] = delivered * proxy_growth_h100e
         code_c = np.full(S, supply.GROWTH, np.int8)
-        if physics.any():
+        if any_phys:
             x_w, x_h, x_d = events.euv_supply_effects(euv_m)
             floor = phys["defect_floor_per_cm2"]
             d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], floor, phys["defect_halving_years"], 2025.0)
             banned = t[m] >= hbm_ban
-            cm = supply.china_month(wafers.value * boost * x_w, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
+            wafers_m = wafers.value * boost * x_w
+            cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
                                     floor + (d0 - floor) / x_d, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
                                     (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0, banned,
                                     backlog + delivered, pack_cap.value)
             hbm_stock, backlog = cm.hbm_stockpile, cm.proxy_backlog
             dom_h = cm.packages * per_pkg.value * x_h
-            offers[2] = np.where(physics, dom_h, offers[2])
-            offers[5] = np.where(physics, cm.proxy_packages * np.minimum(per_pkg.value, supply.PROXY_H100E_PER_PACKAGE),
-                                 offers[5])
-            code_c = np.where(physics, cm.binding, supply.GROWTH)
+            proxy_h = cm.proxy_packages * np.minimum(per_pkg.value, supply.PROXY_H100E_PER_PACKAGE)
+            offers[2] = dom_h if all_phys else np.where(physics, dom_h, offers[2])
+            offers[5] = proxy_h if all_phys else np.where(physics, proxy_h, offers[5])
+            code_c = cm.binding if all_phys else np.where(physics, cm.binding, supply.GROWTH)
             c = chain[year_of[m]]
-            for j, v in enumerate((wafers.value * boost * x_w, cm.gross_dies, cm.good_dies, cm.die_packages,
+            for j, v in enumerate((wafers_m, cm.gross_dies, cm.good_dies, cm.die_packages,
                                    cm.hbm_packages, cm.packaging_packages, cm.packages, dom_h)):
-                c[j] += np.where(physics, v, 0.0)
+                c[j] += v if all_phys else np.where(physics, v, 0.0)
             for x in (wafers, hbm_new, per_pkg, pack_cap, hbm_leak):
                 x.advance()
 
@@ -200,7 +203,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         watts = watts * watts_step
         for x in (g_area, g_eff, g_dom, allowed, *capex, *g_avail):
             x.advance()
-        if west_phys.any():
+        if any_west:
             for x in (cowos, ppw, hpp, hbm_w, spp_w):
                 x.advance()
         if progress is not None:
