@@ -174,7 +174,7 @@ def test_domestic_supply_physics_matches_wafers_times_yield_and_the_hbm_cap():
     # Constant 1000 wafers/month, 78 gross dies, Poisson yield exp(-A*D0) with D0 fixed at 0.2/cm2 on
     # 665.61 mm2, 2 dies per package, 0.8 H100e per package; a huge HBM stockpile: no cap.
     y = np.exp(-6.6561 * 0.2)
-    common = {"channels__domestic_model": 1.0, "supply__china_ai_wafers_per_month": 1000.0,
+    common = {"channels__domestic_model": 1.0, "supply__smic_advanced_wafers_per_month": 1000.0, "supply__china_ai_wafer_share": 1.0,
               "supply__china_die_area_mm2": 665.61, "supply__china_gross_dies_per_wafer": 78.0,
               "supply__china_defects_per_cm2_2025": 0.2, "supply__china_defect_floor_per_cm2": 0.2,
               "supply__china_dies_per_package": 2.0, "supply__china_h100e_per_package": 0.8,

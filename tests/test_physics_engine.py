@@ -67,7 +67,8 @@ WEST = {
 W_C, N_C, A_C, D0_C, DPP, SPP, H_C = 1000.0, 78.0, 665.61, 0.2, 2.0, 8.0, 0.8
 CHINA = {
     "channels.domestic_model": 1.0,
-    "supply.china_ai_wafers_per_month": W_C,
+    "supply.smic_advanced_wafers_per_month": W_C,
+    "supply.china_ai_wafer_share": 1.0,
     "supply.china_gross_dies_per_wafer": N_C,
     "supply.china_die_area_mm2": A_C,
     "supply.china_defects_per_cm2_2025": D0_C,

@@ -88,9 +88,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
                                     g("channels.proxy_drawdown_months"))  # [S, T] dies delivered per month
     proxy_t = np.ascontiguousarray(proxy_dies.T)
     if any_phys:
-        wafers, hbm_new, per_pkg, pack_cap, hbm_leak = (d.stepper(f"supply.china_{k}") for k in (
-            "ai_wafers_per_month", "domestic_hbm_stacks_per_year", "h100e_per_package",
-            "packaging_packages_per_month", "hbm_leak_stacks_per_year"))
+        smic, ai_share, hbm_new, per_pkg, pack_cap, hbm_leak = (d.stepper(f"supply.{k}") for k in (
+            "smic_advanced_wafers_per_month", "china_ai_wafer_share", "china_domestic_hbm_stacks_per_year",
+            "china_h100e_per_package", "china_packaging_packages_per_month", "china_hbm_leak_stacks_per_year"))
         hbm_stock = g("supply.china_hbm_stockpile_stacks").copy()
         backlog = np.zeros(S)
         phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
@@ -157,7 +157,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             floor = phys["defect_floor_per_cm2"]
             d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], floor, phys["defect_halving_years"], 2025.0)
             banned = t[m] >= hbm_ban
-            wafers_m = wafers.value * boost * x_w
+            wafers_m = smic.value * ai_share.value * boost * x_w  # AI wafer starts this month
             cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
                                     floor + (d0 - floor) / x_d, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
                                     (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0, banned,
@@ -172,7 +172,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             for j, v in enumerate((wafers_m, cm.gross_dies, cm.good_dies, cm.die_packages,
                                    cm.hbm_packages, cm.packaging_packages, cm.packages, dom_h)):
                 c[j] += v if all_phys else np.where(physics, v, 0.0)
-            for x in (wafers, hbm_new, per_pkg, pack_cap, hbm_leak):
+            for x in (smic, ai_share, hbm_new, per_pkg, pack_cap, hbm_leak):
                 x.advance()
 
         a = adds[m]
