@@ -65,6 +65,22 @@ def test_event_before_counts_samples():
     np.testing.assert_array_equal(outcome(d, constructed(2, 2)), [True, True, False, False])
 
 
+def test_binding_claims_read_the_binding_constraint_codes():
+    from computerace.model.supply import BINDING, HBM, PACKAGING, POWER
+
+    ds = constructed(2, 2)
+    codes = np.full((4, ds.sizes["year"], 3), PACKAGING, np.int8)
+    codes[:2, ds["year"].values.tolist().index(2026), 1] = HBM  # China, 2026: HBM binds in samples 0 and 1
+    codes[[0, 2], ds["year"].values.tolist().index(2030), 0] = POWER  # US, 2030: power binds in samples 0, 2
+    ds = ds.assign(binding_constraint=(("sample", "year", "actor"), codes)).assign_coords(constraint=list(BINDING))
+    hbm = next(c for c in load_claims() if c.id == "hbm-is-the-bottleneck")
+    np.testing.assert_array_equal(outcome(hbm.definition, ds), [True, True, False, False])
+    power = next(c for c in load_claims() if c.id == "china-can-just-build-more-power")
+    np.testing.assert_array_equal(outcome(power.definition, ds), [True, False, True, False])  # China never power
+    with pytest.raises(ValueError, match="unknown constraint"):
+        outcome({"kind": "binding", "actor": "US", "year": 2030, "constraint": "HMB"}, ds)
+
+
 def test_price_and_spend_ratios():
     ds = constructed(2, 2)
     # spend US 6, China 2 per H100e added (1 each): China pays 1/3 of the US price; US spends 3x.

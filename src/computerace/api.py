@@ -130,8 +130,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "binding_constraint": "the limit that bound each actor's acquisitions in most months of the year: "
                               + ", ".join(f"{i} {b}" for i, b in enumerate(BINDING)),
         "china_supply_chain": "China's domestic chain per calendar year: AI wafer starts, gross dies, good dies, "
-                              "packages the dies allow, packages the HBM allows, packages the packaging allows, "
-                              "packages made, H100e (zero under the growth form)",
+                              "packages the dies allow, packages the year's HBM (stockpile at its start + new stacks) and "
+                              "packaging capacity allow after proxy-fab dies, packages made, H100e (zero under the "
+                              "growth form; HBM infinite in years before the ban)",
         "stock_by_generation_h100e": "installed compute at each year's last month by chip generation (acquisition date)",
         "power_by_generation_gw": "power that stock needs (before any power cap), by chip generation",
         "parameter_quantile": "the sampled quantile u of each parameter (Gaussian copula)",

@@ -116,11 +116,12 @@ class Run:
                           "buys less than the supply offered, otherwise the supply step - CoWoS packaging or HBM "
                           "for Western chips; SMIC wafers, die yield, HBM or packaging for China's domestic chips."
                           "</p>" + _figure_html(SF.binding_figure(self.summary()), "fig-binding")
-                          + "<p class='note'>China's domestic chain per year, medians of the samples. Each cap is "
-                          "the number of packages that step alone would allow; 'binds in' is the share of the "
-                          "samples in which a physical step (not money or power) limited China that this step "
-                          "did. Proxy-fab dies take HBM and packaging first; before the December 2024 HBM controls "
-                          "HBM has no cap.</p>" + _figure_html(SF.chain_figure(self.summary()), "fig-china-chain")))
+                          + "<p class='note'>China's domestic chain per year, medians of the samples. The HBM cap is "
+                          "what the year's HBM (stockpile at its start plus new stacks) could populate, the "
+                          "packaging cap the year's capacity, both after the TSMC-made proxy dies' share; 'binds "
+                          "in' is the share of the samples in which a physical step (not money or power) limited "
+                          "China that this step did, month by month. Before the December 2024 HBM controls HBM "
+                          "has no cap.</p>" + _figure_html(SF.chain_figure(self.summary()), "fig-china-chain")))
         if claims:
             from .analysis.claims import score
 

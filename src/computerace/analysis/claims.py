@@ -60,6 +60,14 @@ def outcome(defn: dict[str, Any], ds: Any, counterfactual: Any = None) -> np.nda
     if kind == "overtake":
         first = metrics.first_overtaking_year(ds)
         return (first > defn["after"]) & (first <= defn["by"])
+    if kind == "binding":  # the limit that bound an actor's acquisitions in most months of a year
+        names = [str(c) for c in ds["constraint"].values]
+        wanted = defn["constraint"] if isinstance(defn["constraint"], list) else [defn["constraint"]]
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            raise ValueError(f"unknown constraint {unknown}; choose from {names}")
+        codes = ds["binding_constraint"].sel(actor=defn["actor"], year=int(defn["year"])).values
+        return np.isin(codes, [names.index(w) for w in wanted])
     if kind == "event_before":
         return ds[defn["event"]].values < defn["before"]
     if kind == "counterfactual":

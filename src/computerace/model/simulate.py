@@ -129,6 +129,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
     year_of = np.cumsum(np.r_[True, years[1:] != years[:-1]]) - 1
     chain = np.zeros((len(starts), len(CHAIN_STEPS), S))  # China's domestic chain, calendar-year totals
+    # per year: HBM stockpile at the year's start, proxy packages made, any month before the HBM ban
+    hbm_at_start, proxy_year = np.zeros((len(starts), S)), np.zeros((len(starts), S))
+    preban_year = np.zeros((len(starts), S), bool)
     mult = np.ascontiguousarray(china_mult.T)  # [4, S]
     m_legal = mult[1].copy()
     w_dom = g("power.domestic_watts_multiplier")
@@ -157,10 +160,15 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             floor = phys["defect_floor_per_cm2"]
             d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], floor, phys["defect_halving_years"], 2025.0)
             banned = t[m] >= hbm_ban
+            y = year_of[m]
+            if m == starts[y]:
+                hbm_at_start[y] = hbm_stock
+            preban_year[y] |= ~banned
+            new_m = (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0
             wafers_m = smic.value * ai_share.value * boost * x_w  # AI wafer starts this month
             cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
                                     floor + (d0 - floor) / x_d, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
-                                    (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0, banned,
+                                    new_m, banned,
                                     backlog + delivered, pack_cap.value)
             hbm_stock, backlog = cm.hbm_stockpile, cm.proxy_backlog
             dom_h = cm.packages * per_pkg.value * x_h
@@ -168,10 +176,12 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             offers[2] = dom_h if all_phys else np.where(physics, dom_h, offers[2])
             offers[5] = proxy_h if all_phys else np.where(physics, proxy_h, offers[5])
             code_c = cm.binding if all_phys else np.where(physics, cm.binding, supply.GROWTH)
-            c = chain[year_of[m]]
+            c = chain[y]
+            # the caps' slots collect this month's new stacks and packaging capacity (yearly caps, after the loop)
             for j, v in enumerate((wafers_m, cm.gross_dies, cm.good_dies, cm.die_packages,
-                                   cm.hbm_packages, cm.packaging_packages, cm.packages, dom_h)):
+                                   new_m, pack_cap.value, cm.packages, dom_h)):
                 c[j] += v if all_phys else np.where(physics, v, 0.0)
+            proxy_year[y] += cm.proxy_packages
             for x in (smic, ai_share, hbm_new, per_pkg, pack_cap, hbm_leak):
                 x.advance()
 
@@ -214,6 +224,11 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     op, drawn = power.operational(installed, st[:, nf:], avail_t)
     add_actor = np.stack([adds[:, 0], adds[:, 2:nf].sum(axis=1), adds[:, 1]], axis=1)
 
+    if any_phys:  # yearly caps of China's domestic chain: what the year's HBM and packaging allowed its own dies
+        spp = phys["hbm_stacks_per_package"]
+        hbm_year = np.maximum((hbm_at_start + chain[:, 4]) / spp - proxy_year, 0.0)
+        chain[:, 4] = np.where(physics, np.where(preban_year, np.inf, hbm_year), 0.0)
+        chain[:, 5] = np.where(physics, np.maximum(chain[:, 5] - proxy_year, 0.0), 0.0)
     stranded = op < installed * (1.0 - 1e-9)  # power binds: chips installed that power cannot run
     binding[stranded] = supply.POWER
     ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
