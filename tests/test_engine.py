@@ -186,3 +186,19 @@ def test_domestic_supply_physics_matches_wafers_times_yield_and_the_hbm_cap():
     r = run_with(**common, supply__china_hbm_stockpile_stacks=1e5, events__hbm_ban_year=2022.0)
     total = r.dataset["china_additions_h100e"].sel(channel="domestic").values[0].sum()
     assert total == pytest.approx(1e5 / 8 * 0.8, rel=1e-6)
+
+
+def test_more_worse_chips_draw_more_power_per_h100e():
+    # Western output 1000 H100e/month to the US, China's domestic ramp 500 H100e/month, constant 1 kW per H100e
+    # and a domestic multiplier of 2.5, no initial stock: China's stock needs 2.5 kW per H100e, the US's 1 kW
+    # (summary.json watts_per_h100e; stock_by_generation and power_by_generation at each year's end).
+    r = run_with(**{"supply__western_production_2022_h100e_per_month": 1000.0,
+                    "channels__domestic_2022_h100e_per_month": 500.0,
+                    "power__watts_per_h100e_2024": 1000.0, "power__watts_decline_per_year": 1.0,
+                    "power__domestic_watts_multiplier": 2.5})
+    w = r.summary()["metrics"]["watts_per_h100e"]
+    for date in ("2023-12", "2030-12", "2040-12"):
+        assert w["US"][date]["p50"] == pytest.approx(1000.0, rel=1e-5)
+        assert w["China"][date]["p50"] == pytest.approx(2500.0, rel=1e-5)
+    gw = r.dataset["power_by_generation_gw"].sel(actor="China", year=2025).values[0]
+    assert gw.sum() == pytest.approx(500 * 48 * 2500 / 1e9, rel=1e-5)  # 48 months of 500 H100e at 2.5 kW

@@ -82,7 +82,9 @@ class Run:
                  "power_gw": "GW", "remote_h100e": "H100e", "china_share": "fraction", "china_share_with_remote": "fraction",
                  "us_to_china_ratio": "ratio", "years_behind_stock": "years", "years_behind_chip": "years",
                  "years_behind_process_node": "years", "years_behind_largest_training_run": "years",
-                 "years_behind_frontier_capability": "years"}
+                 "years_behind_frontier_capability": "years", "watts_per_h100e": "W/H100e",
+                 "stock_by_generation_h100e": "H100e", "power_by_generation_gw": "GW",
+                 "china_supply_chain": "per year (wafers, dies, packages or H100e)"}
         for metric, keys in self.summary()["metrics"].items():
             for key, dates in keys.items():
                 for date, q in dates.items():

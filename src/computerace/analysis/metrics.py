@@ -225,6 +225,13 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
                                          for d, lab in enumerate(ends)}
                             for i, a in enumerate(actors) for j, g in enumerate(gens)}
         # a cap that is unlimited in some sample (HBM before the ban) has no quantiles: such years are left out
+        # W per H100e of each actor's installed stock (before any power cap): "more, worse chips" draw more
+        needed = ds["power_by_generation_gw"].values.astype(np.float64).sum(axis=3)  # [S, year, actor]
+        held = ds["stock_by_generation_h100e"].values.astype(np.float64).sum(axis=3)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(held > 0, needed * 1e9 / np.where(held > 0, held, 1.0), np.nan)
+        metrics["watts_per_h100e"] = {a: _table(w[:, :, i], ends) for i, a in enumerate(actors)
+                                      if np.isfinite(w[:, :, i]).all()}
         chain = ds["china_supply_chain"].values.astype(np.float64)
         metrics["china_supply_chain"] = {}
         for j, st in enumerate(ds["step"].values.tolist()):
