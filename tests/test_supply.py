@@ -217,3 +217,17 @@ def test_western_production_next_is_unchanged():
     p = np.array([1000.0])
     np.testing.assert_allclose(s.western_production_next(p, np.array([2.0 ** (1 / 12)]), np.array([1.0])),
                                1000.0 * 2.0 ** (1 / 12))
+
+
+def test_roadmap_slip_delays_only_the_steps_after_the_forecast_date():
+    # Monthly grid from 2026.0; a step path 1 until 2027.75, then 2 (the Ascend 960 step); slip 0.5 y from 2026.9.
+    t = 2026.0 + np.arange(48) / 12
+    path = np.where(t < 2027.75, 1.0, 2.0)[None, :].repeat(2, axis=0)
+    t_eff = s.roadmap_time(t, np.array([0.0, 0.5]), np.array([2026.9, 2026.9]))
+    np.testing.assert_array_equal(t_eff[0], t)  # no slip: the roadmap's own times
+    assert np.all(t_eff[1][t < 2026.9] == t[t < 2026.9])  # history untouched
+    np.testing.assert_allclose(t_eff[1][t >= 2027.4], t[t >= 2027.4] - 0.5)  # later: shifted by the slip
+    assert np.all(t_eff[1][(t >= 2026.9) & (t < 2027.4)] == 2026.9)  # held at the forecast date meanwhile
+    v = s.path_at(path, t, t_eff)
+    assert t[np.argmax(v[0] == 2.0)] == pytest.approx(2027.75)  # step in October 2027 without a slip
+    assert t[np.argmax(v[1] == 2.0)] == pytest.approx(2028.25)  # ... and six months later with one

@@ -18,10 +18,12 @@ def chip_path(schedule: np.ndarray, t_years: np.ndarray, last_knot_year: float, 
     """H100e per package: the scheduled releases, then growth g after the last release.
 
     c(t) = s(t) * g^max(0, t - t_last) [* m(t)]: schedule [sample, month] (step values), growth [sample],
-    optional multiplier [sample, month] (e.g. EUV). Returns [sample, month].
+    optional multiplier [sample, month] (e.g. EUV); t_years [month], or [sample, month] effective roadmap
+    times (supply.roadmap_time, with a slip). Returns [sample, month].
     Source: vendor specifications (dense BF16 / 989.4 TFLOP/s); Epoch's 1.6x/yr per-chip trend.
     """
-    extra = np.maximum(t_years - last_knot_year, 0.0)[None, :] * np.log(growth_per_year)[:, None]
+    t = t_years if np.ndim(t_years) == 2 else np.asarray(t_years)[None, :]
+    extra = np.maximum(t - last_knot_year, 0.0) * np.log(growth_per_year)[:, None]
     out = schedule * np.exp(extra)
     return out if multiplier is None else out * multiplier
 

@@ -82,15 +82,18 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     us_share = g("channels.us_share_of_western")
     # China's domestic output: the wafer/yield/HBM physics (channels.domestic_model = 1) or the growth ramp (0)
     physics = g("channels.domestic_model") > 0.5
+    t_roadmap = supply.roadmap_time(t, g("supply.china_roadmap_slip_years"), g("supply.china_roadmap_slip_from"))
     any_phys, all_phys = bool(physics.any()), bool(physics.all())
     dpp = g("supply.china_dies_per_package")
     proxy_dies = channels.proxy_fab(t, g("channels.proxy_die_bank_dies"), g("channels.proxy_drawdown_start"),
                                     g("channels.proxy_drawdown_months"))  # [S, T] dies delivered per month
     proxy_t = np.ascontiguousarray(proxy_dies.T)
     if any_phys:
-        smic, ai_share, hbm_new, per_pkg, pack_cap, hbm_leak = (d.stepper(f"supply.{k}") for k in (
+        smic, ai_share, hbm_new, pack_cap, hbm_leak = (d.stepper(f"supply.{k}") for k in (
             "smic_advanced_wafers_per_month", "china_ai_wafer_share", "china_domestic_hbm_stacks_per_year",
-            "china_h100e_per_package", "china_packaging_packages_per_month", "china_hbm_leak_stacks_per_year"))
+            "china_packaging_packages_per_month", "china_hbm_leak_stacks_per_year"))
+        # H100e per package along the Ascend roadmap, future steps delayed by the sampled slip: [month, sample]
+        per_pkg_t = np.ascontiguousarray(supply.path_at(d.path("supply.china_h100e_per_package"), t, t_roadmap).T)
         hbm_stock = g("supply.china_hbm_stockpile_stacks").copy()
         backlog = np.zeros(S)
         phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
@@ -171,8 +174,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
                                     new_m, banned,
                                     backlog + delivered, pack_cap.value)
             hbm_stock, backlog = cm.hbm_stockpile, cm.proxy_backlog
-            dom_h = cm.packages * per_pkg.value * x_h
-            proxy_h = cm.proxy_packages * np.minimum(per_pkg.value, supply.PROXY_H100E_PER_PACKAGE)
+            per_pkg = per_pkg_t[m]
+            dom_h = cm.packages * per_pkg * x_h
+            proxy_h = cm.proxy_packages * np.minimum(per_pkg, supply.PROXY_H100E_PER_PACKAGE)
             offers[2] = dom_h if all_phys else np.where(physics, dom_h, offers[2])
             offers[5] = proxy_h if all_phys else np.where(physics, proxy_h, offers[5])
             code_c = cm.binding if all_phys else np.where(physics, cm.binding, supply.GROWTH)
@@ -182,7 +186,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
                                    new_m, pack_cap.value, cm.packages, dom_h)):
                 c[j] += v if all_phys else np.where(physics, v, 0.0)
             proxy_year[y] += cm.proxy_packages
-            for x in (smic, ai_share, hbm_new, per_pkg, pack_cap, hbm_leak):
+            for x in (smic, ai_share, hbm_new, pack_cap, hbm_leak):
                 x.advance()
 
         a = adds[m]
@@ -250,7 +254,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     us_chip = capability.chip_path(d.path("capability.us_frontier_chip_h100e"), t,
                                    last_knot("capability.us_frontier_chip_h100e"),
                                    g("capability.frontier_chip_growth_per_year"))
-    cn_chip = capability.chip_path(d.path("capability.china_best_chip_h100e"), t,
+    cn_chip = capability.chip_path(supply.path_at(d.path("capability.china_best_chip_h100e"), t, t_roadmap), t_roadmap,
                                    last_knot("capability.china_best_chip_h100e"),
                                    g("capability.china_chip_growth_per_year"), euv_chip)
     tsmc = np.stack([g(f"capability.tsmc_{n}_year") for n in ("n7", "n5", "n3", "n2")], axis=1)

@@ -408,3 +408,22 @@ def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_m
         hbm_share = np.where(f > 0, hbm_cap * f, 0.0)
     return ChinaMonth(gross, good, die_pk, hbm_share, packaging_capacity * f, packages, proxy, stockpile,
                       proxy_backlog_dies - proxy * n, code)
+
+
+def roadmap_time(t_years: np.ndarray, slip_years: np.ndarray, start_year: np.ndarray) -> np.ndarray:
+    """Effective roadmap time under a slip: t' = t before `start`, max(t - slip, start) from it. [sample, month].
+
+    A slip s delays every roadmap step still ahead at `start` (the forecast date) by s years; steps already taken
+    stay where history put them. t_years: [month] decimal years; slip_years: [sample] >= 0; start: [sample].
+    Evaluate a roadmap path at t' with path_at; feed t' to capability.chip_path for its trend after the roadmap.
+    Assumption: one slip per sample for all future steps (announced Huawei dates, 36kr-ascend-roadmap).
+    """
+    t = np.asarray(t_years, dtype=float)[None, :]
+    start = np.asarray(start_year, dtype=float)[:, None]
+    return np.where(t >= start, np.maximum(t - np.asarray(slip_years, dtype=float)[:, None], start), t)
+
+
+def path_at(path: np.ndarray, t_years: np.ndarray, t_eff: np.ndarray) -> np.ndarray:
+    """Values of a monthly path [sample, month] at per-sample times t_eff [sample, month] (the month holding t_eff)."""
+    idx = np.clip(np.searchsorted(t_years, t_eff + 1e-9, side="right") - 1, 0, len(t_years) - 1)
+    return np.take_along_axis(path, idx, axis=1)

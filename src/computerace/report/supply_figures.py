@@ -83,6 +83,7 @@ def chain_figure(summary: Mapping[str, Any], years: Sequence[int] = (2025, 2027,
             colours.append("#c0392b" if binds else ("#e8a09a" if step in CAPS else "#1f5fa8"))
             text.append(f"binds in {share:.0%}" if step in CAPS else "")
         fig.add_trace(go.Bar(x=labels, y=values, marker_color=colours, text=text, textposition="outside",
+                             textfont=dict(size=11),
                              showlegend=False, hovertemplate="%{x}: %{y:.3s} (median)<extra></extra>"), row=1, col=col)
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="per year (median)", row=1, col=1)
