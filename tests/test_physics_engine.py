@@ -10,47 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import computerace as cr
 from computerace.draws import draw
 from computerace.model import supply
 from computerace.model.events import first_event_time
 from computerace.model.stock import GENERATIONS
-
-BIG = 1e13  # USD/year that never binds
-
-# Everything off (as tests/test_engine.py): no Western or domestic output, no events, no caps.
-OFF = {
-    "supply.western_production_2022_h100e_per_month": 0.0,
-    "supply.western_area_growth_per_year": 1.0,
-    "supply.chip_efficiency_growth_per_year": 1.0,
-    "channels.legal_import_share": 0.0,
-    "channels.legal_import_allowed": 1.0,
-    "channels.smuggled_share": 0.0,
-    "channels.domestic_2022_h100e_per_month": 0.0,
-    "channels.domestic_growth_per_year": 1.0,
-    "channels.proxy_die_bank_dies": 0.0,
-    "supply.western_model": 0.0,
-    "channels.domestic_model": 0.0,
-    "channels.us_share_of_western": 1.0,
-    "finance.us_capex_usd_per_year": BIG,
-    "finance.china_capex_usd_per_year": BIG,
-    "finance.row_capex_usd_per_year": BIG,
-    "power.us_available_2022_gw": 1e4,
-    "power.china_available_2022_gw": 1e4,
-    "power.row_available_2022_gw": 1e4,
-    "power.us_growth_per_year": 1.0,
-    "power.china_growth_per_year": 1.0,
-    "power.row_growth_per_year": 1.0,
-    "stock.initial_world_h100e": 0.0,
-    "stock.initial_us_share": 0.7,
-    "stock.initial_china_share": 0.1,
-    "stock.useful_life_years": 20.0,  # longer than the 19-year horizon: nothing retires
-    "events.taiwan_hazard_per_year": 0.0,
-    "events.euv_year": 2100.0,
-    "events.controls_shift_hazard_per_year": 0.0,
-    "supply.china_packaging_packages_per_month": 1e9,
-    "supply.china_hbm_leak_stacks_per_year": 0.0,
-}
+from engine_cases import run_with  # everything off, as in tests/test_engine.py
 
 # Western physics: C CoWoS wafers/month x p packages/wafer x h H100e/package, HBM S stacks/year at s per package.
 C_W, P_W, H_W, S_W = 1000.0, 20.0, 2.0, 8.0
@@ -83,12 +47,6 @@ PHYSICS = {**WEST, **CHINA, "channels.us_share_of_western": 0.8}  # RoW gets 20%
 DIE_PK = W_C * N_C * np.exp(-A_C / 100 * D0_C) / DPP  # domestic packages/month the dies allow
 
 MONTHLY = ("stock_h100e", "china_stock_h100e", "operational_h100e", "power_gw")
-
-
-def run_with(samples: int = 4, **over: float) -> cr.results.Run:
-    sets = dict(OFF)
-    sets.update({k.replace("__", "."): v for k, v in over.items()})
-    return cr.run(cr.load_scenario("baseline", sets), samples=samples, seed=0)
 
 
 def month_index(ds, year: int, month: int = 1) -> int:

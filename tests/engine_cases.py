@@ -1,0 +1,53 @@
+"""Shared by the engine tests: every mechanism switched off, and a runner with point overrides.
+
+OFF gives no Western or domestic output, no events and no caps, with the growth forms selected (whose closed
+forms tests/test_engine.py checks); a test switches on what it examines. run_with(**over) runs the 'baseline'
+scenario with OFF and `over` (keys use `__` or `.`) on a few samples.
+"""
+
+from __future__ import annotations
+
+import computerace as cr
+
+BIG = 1e13  # USD/year or GW that never binds
+
+# Everything off: no Western or domestic output, no events, no caps. Cases switch mechanisms on.
+OFF = {
+    "supply.western_production_2022_h100e_per_month": 0.0,
+    "supply.western_area_growth_per_year": 1.0,
+    "supply.chip_efficiency_growth_per_year": 1.0,
+    "channels.legal_import_share": 0.0,
+    "channels.legal_import_allowed": 1.0,
+    "channels.smuggled_share": 0.0,
+    "channels.domestic_2022_h100e_per_month": 0.0,
+    "channels.domestic_growth_per_year": 1.0,
+    "channels.proxy_die_bank_dies": 0.0,
+    "supply.western_model": 0.0,  # the growth forms: their closed forms are tested here
+    "channels.domestic_model": 0.0,
+    "channels.us_share_of_western": 1.0,
+    "finance.us_capex_usd_per_year": BIG,
+    "finance.china_capex_usd_per_year": BIG,
+    "finance.row_capex_usd_per_year": BIG,
+    "power.us_available_2022_gw": 1e4,
+    "power.china_available_2022_gw": 1e4,
+    "power.row_available_2022_gw": 1e4,
+    "power.us_growth_per_year": 1.0,
+    "power.china_growth_per_year": 1.0,
+    "power.row_growth_per_year": 1.0,
+    "stock.initial_world_h100e": 0.0,
+    "stock.initial_us_share": 0.7,
+    "stock.initial_china_share": 0.1,
+    "stock.useful_life_years": 20.0,  # longer than the 19-year horizon: nothing retires
+    "events.taiwan_hazard_per_year": 0.0,
+    "events.euv_year": 2100.0,
+    "events.controls_shift_hazard_per_year": 0.0,
+    "supply.china_packaging_packages_per_month": 1e9,
+    "supply.china_hbm_leak_stacks_per_year": 0.0,
+}
+
+
+def run_with(samples: int = 4, **over: float) -> cr.results.Run:
+    """The baseline with OFF, then `over`, on `samples` samples (seed 0)."""
+    sets = dict(OFF)
+    sets.update({k.replace("__", "."): v for k, v in over.items()})
+    return cr.run(cr.load_scenario("baseline", sets), samples=samples, seed=0)
