@@ -143,6 +143,15 @@ def test_page_loads_offline_draws_and_agrees_with_the_api(page, server):
     over = page.get_attribute(".card[data-metric='china_overtakes_us_stock_by'] [data-year='2035']", "data-p")
     assert float(over) == api["summary"]["probabilities"]["china_overtakes_us_stock_by"]["2035"]
     assert page.is_visible("text=A forecast conditional on the scenario's assumptions")
+    # the binding-constraint charts draw summary.json's binding_constraint shares (charts below the fold are
+    # drawn right after the first paint)
+    page.wait_for_function("() => (document.getElementById('chart-binding-china').data || []).length > 0")
+    china = api["summary"]["binding_constraint"]["China"]
+    names = trace_names(page, "chart-binding-china")
+    assert names and set(names) <= {"wafers", "yield", "HBM", "packaging", "power", "budget", "growth form"}
+    for n in names:
+        assert trace(page, "chart-binding-china", n) == [china[y][n] for y in china]
+    assert "power" in trace_names(page, "chart-binding-us")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

@@ -22,20 +22,22 @@ import threading
 from typing import Any
 
 INFLUENTIAL = (
-    "finance.china_capex_usd_per_year",
-    "channels.domestic_growth_per_year",
-    "finance.us_capex_usd_per_year",
     "channels.smuggled_share",
-    "supply.western_area_growth_per_year",
+    "finance.china_capex_usd_per_year",
+    "supply.china_domestic_hbm_stacks_per_year",
+    "supply.cowos_wafers_per_month",
+    "finance.us_capex_usd_per_year",
     "channels.legal_import_allowed",
-    "finance.legal_import_price_multiplier",
-    "channels.domestic_2022_h100e_per_month",
-    "finance.smuggled_price_multiplier",
-    "finance.domestic_price_multiplier",
+    "supply.western_h100e_per_package",
+    "supply.china_h100e_per_package",
+    "supply.western_packages_per_cowos_wafer",
+    "channels.legal_import_share",
     "events.taiwan_hazard_per_year",
     "events.euv_year",
     "power.us_growth_per_year",
     "channels.proxy_die_bank_dies",
+    "supply.china_ai_wafer_share",
+    "events.controls_shift_allowed",
 )
 """The parameters shown first, most influential first, until a sensitivity ranking exists.
 

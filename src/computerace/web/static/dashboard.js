@@ -14,6 +14,9 @@ const AXIS_LABELS = {years_behind_stock: "owned compute", years_behind_chip: "be
                      years_behind_process_node: "process node", years_behind_largest_training_run: "largest training run",
                      years_behind_frontier_capability: "frontier capability"};
 const AXIS_COLOURS = ["#c0392b", "#1f5fa8", "#2e8b57", "#7d3c98", "#e08e45"];
+// The limits that can bind an actor's new compute (summary.json binding_constraint), one colour each.
+const CONSTRAINT_COLOURS = {wafers: "#7f8c8d", yield: "#e08e45", HBM: "#8e44ad", packaging: "#1f5fa8", power: "#c0392b",
+                            budget: "#27ae60", "growth form": "#bdc3c7"};
 const PLOT_CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"]};
 
 const S = {scenario: "baseline", seed: 0, samples: null, year: "2030", compare: false, overrides: {}};
@@ -395,6 +398,9 @@ function render() {
              text: Object.values(b).map(fmtPct), textposition: "outside"});
   }
   renderDownloads();
+  const binding = (actor) => layout(`What limits ${actor}'s new compute (share of samples)`, "share of samples",
+                                    {barmode: "stack", bargap: 0.1, yaxis: {range: [0, 1], tickformat: ".0%"},
+                                     hovermode: "closest", shapes: yearShape(S.year)});
   const jobs = [
     ["chart-stock", t1, layout("Owned AI compute by actor (H100e; median and 90% band)", "H100e",
                                {shapes: yearShape(S.year), yaxis: {title: {text: "H100e"}, type: "log", range: l1.range}})],
@@ -406,6 +412,8 @@ function render() {
     ["chart-overtake", t4, layout("P(China's stock has passed the US's by December of)", "probability",
                                   {yaxis: {range: [0, 1.1], tickformat: ".0%"}, barmode: "group", hovermode: "closest",
                                    showlegend: !!BASE})],
+    ["chart-binding-us", bindingTraces("US"), binding("the US")],
+    ["chart-binding-china", bindingTraces("China"), binding("China")],
   ];
   // Charts on screen first; the others right after the next paint (all of them before `renders` counts).
   const draw = (job) => Plotly.react(job[0], job[1], job[2], PLOT_CONFIG);
@@ -419,9 +427,22 @@ function watchCharts() {
   const io = new IntersectionObserver((entries) => {
     for (const e of entries) (e.isIntersecting ? ON_SCREEN.add(e.target.id) : ON_SCREEN.delete(e.target.id));
   });
-  for (const id of ["chart-stock", "chart-channels", "chart-behind", "chart-overtake"]) io.observe($(id));
+  for (const id of ["chart-stock", "chart-channels", "chart-behind", "chart-overtake", "chart-binding-us",
+                    "chart-binding-china"]) io.observe($(id));
 }
 const nextFrame = () => new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
+
+// Stacked bars: per year, the share of samples in which each limit bound the actor's acquisitions
+// (power, budget, or the supply step: CoWoS packaging or HBM for Western chips; wafers, yield, HBM or packaging
+// for China's domestic chips). Constraints that never bind are left out.
+function bindingTraces(actor) {
+  const b = (LAST.summary.binding_constraint || {})[actor] || {};
+  const years = Object.keys(b);
+  return Object.keys(CONSTRAINT_COLOURS)
+    .filter((c) => years.some((y) => b[y][c] > 0))
+    .map((c) => ({x: years.map((y) => `${y}-07-01`), y: years.map((y) => b[y][c]), type: "bar", name: c,
+                  marker: {color: CONSTRAINT_COLOURS[c]}, hovertemplate: `${c}: %{y:.0%}<extra></extra>`}));
+}
 
 // Years behind on every axis the summary has (years_behind_<axis>): the stock axis with its 90% band,
 // the others as median lines; hollow markers where most samples are censored (a lower bound).
