@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..draws import Draws
-from . import capability, channels, events, finance, power, supply
+from . import capability, channels, events, finance, power, supply, yields
 from .stock import cohort_stock, generation_stock, life_in_months
 
 ACTORS = ("US", "China", "RoW")
@@ -62,6 +62,11 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
                                          g("events.controls_shift_start"))
     shift_level, hbm_ban = g("events.controls_shift_allowed"), g("events.hbm_ban_year")
 
+    # event factors for every month at once, [month, sample]: Taiwan's cut of TSMC output, EUV's gain for China
+    tw_t = np.ascontiguousarray(events.disruption_factor(t, taiwan_year, tw_dur, tw_sev).T)
+    euv_path = events.euv_factor(t, euv_year, euv_mult, euv_ramp)  # [sample, month]
+    euv_t = np.ascontiguousarray(euv_path.T)
+
     # --- state of every compounding path, advanced once a month
     # Western output: the CoWoS/HBM physics (supply.western_model = 1) or AI 2027's growth form (0)
     west_phys = g("supply.western_model") > 0.5
@@ -99,6 +104,13 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
                                                     "defect_floor_per_cm2", "defect_halving_years",
                                                     "hbm_stacks_per_package")}
+        floor = phys["defect_floor_per_cm2"]
+        # defect density on the learning curve, then EUV's cut of its excess, and the yields: all months at once
+        d0_path = supply.defect_density(t[None, :], phys["defects_per_cm2_2025"][:, None], floor[:, None],
+                                        phys["defect_halving_years"][:, None], 2025.0)
+        d0_path = floor[:, None] + (d0_path - floor[:, None]) / euv_path
+        yield_t = np.ascontiguousarray(yields.poisson(phys["die_area_mm2"][:, None], d0_path).T)  # [month, sample]
+        mature_yield = yields.poisson(phys["die_area_mm2"], floor)
     # growth form: banked dies become H100e at the 910C rate as they arrive (no HBM cap)
     proxy_growth_h100e = supply.PROXY_H100E_PER_PACKAGE / dpp
 
@@ -140,8 +152,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     w_dom = g("power.domestic_watts_multiplier")
     offers = np.empty((nf, S))
     for m in range(T):
-        tm = t[m:m + 1]
-        tw_m = events.disruption_factor(tm, taiwan_year, tw_dur, tw_sev)[:, 0]
+        tw_m = tw_t[m]
         if any_west:
             wm = supply.western_month(cowos.value, ppw.value, hpp.value, hbm_w.value / 12.0, spp_w.value)
             w_raw = wm.h100e if all_west else np.where(west_phys, wm.h100e, west)
@@ -153,15 +164,13 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         offers[3] = channels.legal_import(w_m, s_legal, a_m)
         offers[4] = channels.smuggled(w_m, s_smug, a_m)
         offers[0], offers[1] = channels.allocate_rest(w_m, offers[3] + offers[4], us_share)
-        euv_m = events.euv_factor(tm, euv_year, euv_mult, euv_ramp)[:, 0]
+        euv_m = euv_t[m]
         delivered = proxy_t[m] * tw_m  # proxy dies come through TSMC: a disruption cuts deliveries
         offers[2] = channels.domestic(dom_base * boost, euv_m)
         offers[5] = delivered * proxy_growth_h100e
         code_c = np.full(S, supply.GROWTH, np.int8)
         if any_phys:
-            x_w, x_h, x_d = events.euv_supply_effects(euv_m)
-            floor = phys["defect_floor_per_cm2"]
-            d0 = supply.defect_density(tm[0], phys["defects_per_cm2_2025"], floor, phys["defect_halving_years"], 2025.0)
+            x_w, x_h, _ = events.euv_supply_effects(euv_m)  # the yield part is in yield_t
             banned = t[m] >= hbm_ban
             y = year_of[m]
             if m == starts[y]:
@@ -170,9 +179,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             new_m = (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0
             wafers_m = smic.value * ai_share.value * boost * x_w  # AI wafer starts this month
             cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
-                                    floor + (d0 - floor) / x_d, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
-                                    new_m, banned,
-                                    backlog + delivered, pack_cap.value)
+                                    None, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
+                                    new_m, banned, backlog + delivered, pack_cap.value,
+                                    die_yield=yield_t[m], mature_yield=mature_yield)
             hbm_stock, backlog = cm.hbm_stockpile, cm.proxy_backlog
             per_pkg = per_pkg_t[m]
             dom_h = cm.packages * per_pkg * x_h
@@ -250,7 +259,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     def last_knot(key: str) -> float:
         return d.knots[key][0].times[-1] if key in d.knots else float(t[0])
 
-    euv_chip = np.sqrt(events.euv_factor(t, euv_year, euv_mult, euv_ramp))
+    euv_chip = np.sqrt(euv_path)
     us_chip = capability.chip_path(d.path("capability.us_frontier_chip_h100e"), t,
                                    last_knot("capability.us_frontier_chip_h100e"),
                                    g("capability.frontier_chip_growth_per_year"))

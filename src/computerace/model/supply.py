@@ -370,7 +370,8 @@ class ChinaMonth(NamedTuple):
 def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_mm2: np.ndarray,
                 defects_per_cm2: np.ndarray, defect_floor_per_cm2: np.ndarray, dies_per_package: np.ndarray,
                 stacks_per_package: np.ndarray, hbm_stockpile: np.ndarray, hbm_new: np.ndarray, hbm_banned: np.ndarray,
-                proxy_backlog_dies: np.ndarray, packaging_capacity: np.ndarray) -> ChinaMonth:
+                proxy_backlog_dies: np.ndarray, packaging_capacity: np.ndarray, *,
+                die_yield: np.ndarray | None = None, mature_yield: np.ndarray | None = None) -> ChinaMonth:
     """China's domestic chain for one month: wafers -> good dies -> packages, capped by HBM and packaging.
 
     gross = W x N; good = gross x Y_poisson(A, D0); domestic die packages D = good / n; proxy-fab packages
@@ -382,12 +383,18 @@ def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_m
     stockpile is untouched (it is the stock held when the ban takes effect). Stacks and dies are conserved.
     Binding step: HBM or packaging when one of them is the smallest cap; when dies are, YIELD if all dies at
     the mature defect density (D_floor) would exceed the next cap, else WAFERS.
-    Arrays [sample]; wafers/month, dies/wafer, mm², defects/cm², dies, stacks, packages/month.
+    Arrays [sample]; wafers/month, dies/wafer, mm², defects/cm², dies, stacks, packages/month. The month loop
+    passes die_yield = poisson(A, D0) and mature_yield = poisson(A, D_floor), computed (and checked) for all
+    months at once; by default they are computed here.
     Source: the chain of docs/supply_inputs.md §8 (semianalysis-ascend-2025: die bank and HBM stockpile;
     morgan-stanley-smic-2025: wafers and yields).
     """
     gross = wafers * gross_dies_per_wafer
-    good = gross * yields.poisson(die_area_mm2, defects_per_cm2)
+    if die_yield is None:
+        die_yield = yields.poisson(die_area_mm2, defects_per_cm2)
+    if mature_yield is None:
+        mature_yield = yields.poisson(die_area_mm2, defect_floor_per_cm2)
+    good = gross * die_yield
     n, s = dies_per_package, stacks_per_package
     die_pk = good / n
     want_proxy = proxy_backlog_dies / n
@@ -401,7 +408,7 @@ def china_month(wafers: np.ndarray, gross_dies_per_wafer: np.ndarray, die_area_m
         scale = np.where(want > 0, made / want, 0.0)
     packages, proxy = die_pk * scale, want_proxy * scale
     stockpile = np.where(hbm_banned, np.maximum(have - made * s, 0.0), hbm_stockpile)
-    mature = gross * yields.poisson(die_area_mm2, defect_floor_per_cm2) / n + want_proxy
+    mature = gross * mature_yield / n + want_proxy
     code = np.where(want <= cap, np.where(mature > cap, YIELD, WAFERS),
                     np.where(hbm_cap <= packaging_capacity, HBM, PACKAGING)).astype(np.int8)
     with np.errstate(invalid="ignore"):  # no domestic dies (f = 0): their share of any cap is 0, also of inf
