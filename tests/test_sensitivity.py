@@ -109,10 +109,8 @@ def test_baseline_inputs_are_every_uncertain_parameter_and_the_event_uniforms(ba
     assert "channels.proxy_drawdown_start" not in inp.names  # a point value in the baseline
     pairs = {tuple(sorted(c.between)) for c in baseline.correlations}
     groups = [set(inp.members(g)) for g in inp.group_names if len(inp.members(g)) > 1]
-    # correlated pairs sharing a parameter form one group (connected components): here each capex pairs
-    # with both the growth-form and the physics parameter of its supply
-    assert all(any(set(p) <= g for g in groups) for p in pairs) and len(pairs) == 5
-    assert sorted(len(g) for g in groups) == [2, 3, 3]
+    assert all(any(set(p) <= g for g in groups) for p in pairs) and len(pairs) == 3
+    assert sorted(len(g) for g in groups) == [2, 2, 2]
     assert len(inp.group_names) == len(inp.names) - sum(len(g) - 1 for g in groups)
 
 
@@ -356,3 +354,19 @@ def test_cli_default_sample_count_is_the_analysis_default():
     from computerace.cli.sensitivity import DEFAULT_SAMPLES
 
     assert DEFAULT_SAMPLES == S.DEFAULT_SAMPLES
+
+
+def test_correlated_pairs_sharing_a_parameter_form_one_group(tmp_path):
+    # Two pairs through China's capex: connected components make one group of three, and the groups still
+    # partition the inputs.
+    path = tmp_path / "chain.yaml"
+    path.write_text("extends: baseline\nname: chain\ncorrelations:\n"
+                    "  - between: [supply.china_ai_wafer_share, finance.china_capex_usd_per_year]\n"
+                    "    rho: 0.4\n    assumption: test\n"
+                    "  - between: [supply.china_domestic_hbm_stacks_per_year, finance.china_capex_usd_per_year]\n"
+                    "    rho: 0.3\n    assumption: test\n")
+    inp = S.scenario_inputs(computerace.load_scenario(path))
+    groups = [set(inp.members(g)) for g in inp.group_names if len(inp.members(g)) > 1]
+    assert groups == [{"supply.china_ai_wafer_share", "supply.china_domestic_hbm_stacks_per_year",
+                       "finance.china_capex_usd_per_year"}]
+    assert sorted(m for g in inp.group_names for m in inp.members(g)) == sorted(inp.names)
