@@ -129,8 +129,8 @@ SERIES = {
         "describe": "Chinese companies' share of world compute, smuggled chips excluded (Epoch) vs the model"},
     "huawei_compute_h100e": {
         "metrics": ["huawei_compute_h100e"],
-        "describe": "Huawei compute made from banked TSMC dies and SMIC output, 2024 to May 2025 (RAND) vs the "
-                    "model's domestic and proxy-fab stock gained over that period"},
+        "describe": "the compute Huawei's bank of ~3M TSMC-made dies amounts to (RAND, May 2025) vs all the "
+                    "model's proxy-fab acquisitions over the horizon (the bank once packaged under the HBM cap)"},
     "us_ai_power_gw": {"metrics": ["ai_power_gw"], "describe": "US AI data-centre power (EPRI/Epoch) vs the model's US power drawn"},
 }
 
@@ -153,13 +153,9 @@ def _model_values(ds: Any, series: str, row: Any) -> np.ndarray | None:
         smug = _month_value(ds, "china_stock_h100e", m, {"channel": "smuggled"})
         return (st[:, 1] - smug) / (st.sum(axis=1) - smug)
     if series == "huawei_compute_h100e":
-        start = _date(row.period_start)
-        s0 = f"{start.year - 1}-12" if start.month == 1 else f"{start.year}-{start.month - 1:02d}"
-        gained = 0.0
-        for ch in ("domestic", "proxy_fab"):
-            gained = gained + _month_value(ds, "china_stock_h100e", m, {"channel": ch}) - _month_value(
-                ds, "china_stock_h100e", s0, {"channel": ch})
-        return gained
+        # RAND: "~3M TSMC dies ... equivalent to approximately 1 million H100s" - the bank's worth, not what was
+        # installed by May 2025; the model's counterpart is everything the bank yields once packaged
+        return ds["china_additions_h100e"].sel(channel="proxy_fab").values.astype(np.float64).sum(axis=1)
     if series == "us_ai_power_gw":
         return _month_value(ds, "power_gw", m, {"actor": "US"})
     return None
