@@ -244,3 +244,15 @@ def test_headline_table(page: str) -> None:
 )
 def test_fmt_number(value: float | None, text: str) -> None:
     assert fmt_number(value) == text
+
+
+def test_binding_sentence_names_the_two_most_frequent_limits_per_actor():
+    from computerace.report.answers import binding_sentence
+
+    summary = {"binding_constraint": {
+        "US": {"2030": {"packaging": 0.4, "power": 0.35, "HBM": 0.05, "budget": 0.2, "wafers": 0.0}},
+        "China": {"2030": {"HBM": 0.5, "budget": 0.3, "packaging": 0.2}}}}
+    text = binding_sentence(summary, "2030")
+    assert "the US - packaging (40%), power (35%)" in text and "China - HBM (50%), budget (30%)" in text
+    assert "HBM (5%)" not in text  # only the two most frequent per actor
+    assert binding_sentence({"metrics": {}}, "2030") is None  # runs without the physics outputs

@@ -50,7 +50,30 @@ def headline_sentences(summary: Mapping[str, Any]) -> list[str]:
     if p:
         out.append("Probability that China's installed stock overtakes the US's: "
                    + ", ".join(f"by {y} {v:.1%}" for y, v in p.items()) + ".")
+    limits = binding_sentence(summary, d[:4])
+    if limits:
+        out.append(limits)
     return out
+
+
+def binding_sentence(summary: Mapping[str, Any], year: str) -> str | None:
+    """'In 2030 what limits new compute: the US - packaging (39%), power (38%); China - HBM (41%), ...'.
+
+    The two most frequent limits per actor (shares of samples, summary.json binding_constraint)."""
+    b = summary.get("binding_constraint")
+    if not b:
+        return None
+    parts = []
+    for actor in ("US", "China"):
+        row = b.get(actor, {}).get(year)
+        if not row:
+            continue
+        top = sorted(((v, k) for k, v in row.items() if v > 0), reverse=True)[:2]
+        parts.append(f"{'the US' if actor == 'US' else actor} - " + ", ".join(f"{k} ({v:.0%})" for v, k in top))
+    if not parts:
+        return None
+    return (f"In {year}, what most often limits new compute (share of samples): " + "; ".join(parts)
+            + " (docs/metrics.md, binding constraints).")
 
 
 def years_behind_axes_figure(summary: Mapping[str, Any]) -> Any:
