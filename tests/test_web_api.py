@@ -21,7 +21,7 @@ import computerace as cr
 from computerace.scenario import param_specs, parse_override_value, presets
 from computerace.web import MAX_BODY_BYTES, MAX_QUERY_BYTES, MAX_SAMPLES, is_loopback, optional
 from computerace.web.app import create_app
-from computerace.web.service import finite, value_text
+from computerace.web.service import PAGE_OMITS, finite, page_summary, value_text
 
 with warnings.catch_warnings():  # starlette's test client asks for httpx2, which this environment lacks
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -168,7 +168,10 @@ def test_run_returns_the_python_api_summary_and_series(client):
     assert r.status_code == 200
     body = strict_json(r.text)
     run = cr.run("baseline", samples=N, seed=4)
-    assert body["summary"] == strict_json(json.dumps(finite(run.summary())))
+    assert body["summary"] == strict_json(json.dumps(finite(page_summary(run.summary()))))
+    assert not set(PAGE_OMITS) & set(body["summary"]["metrics"]) and "binding_constraint" in body["summary"]
+    full = client.get("/api/download/summary.json", params={"seed": 4}).json()
+    assert set(PAGE_OMITS) <= set(full["metrics"])  # the download keeps every metric
     assert body["scenario_hash"] == run.scenario.hash and body["samples"] == N and body["seed"] == 4
     s = body["series"]
     assert len(s["months"]) == run.dataset.sizes["month"] and s["months"][0] == "2022-01"

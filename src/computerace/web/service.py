@@ -262,7 +262,8 @@ class Service:
         summary = run.summary()
         series = series_job.result()
         t.append(time.perf_counter())
-        body = json.dumps({"summary": finite(summary), "series": series}, separators=(",", ":"), allow_nan=False)
+        body = json.dumps({"summary": finite(page_summary(summary)), "series": series}, separators=(",", ":"),
+                          allow_nan=False)
         t.append(time.perf_counter())
         names = ("run", "summary", "json")
         timings = {"load": load_ms} | {n: (t[i + 1] - t[i]) * 1e3 for i, n in enumerate(names)}
@@ -438,6 +439,16 @@ def _source_row(srcs: dict[str, Any], sid: str) -> dict[str, Any]:
     if s is None:
         return {"id": sid}
     return {"id": sid, "title": s.title, "url": s.url, "publisher": s.publisher, "published": s.published}
+
+
+#: summary.json metrics the page does not draw: left out of /api/run (about half its size), kept in the
+#: summary.json download.
+PAGE_OMITS = ("stock_by_generation_h100e", "power_by_generation_gw", "china_supply_chain")
+
+
+def page_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as /api/run sends it: every key but the metrics in PAGE_OMITS."""
+    return {**summary, "metrics": {k: v for k, v in summary["metrics"].items() if k not in PAGE_OMITS}}
 
 
 def fan_series(ds: Any) -> dict[str, Any]:
