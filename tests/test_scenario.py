@@ -548,3 +548,11 @@ def test_hash_is_stable_and_tracks_values(tmp_path, baseline):
     path = write(tmp_path, "low_smuggling.yaml", SMUGGLED_002)
     assert computerace.load_scenario(str(path)).hash == computerace.load_scenario(str(path)).hash
     assert computerace.load_scenario(str(path)).hash != baseline.hash
+
+
+@pytest.mark.parametrize("value", [0.5, "0 to 1", 2])
+def test_a_model_switch_takes_0_or_1_only(value):
+    with pytest.raises(ScenarioError, match="switch is 0 or 1|outside the valid range"):
+        computerace.load_scenario("baseline", {"supply.western_model": value})
+    assert computerace.load_scenario("baseline", {"channels.domestic_model": 0}).parameters[
+        "channels.domestic_model"].value.median == 0

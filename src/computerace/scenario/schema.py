@@ -209,6 +209,10 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
             raise ScenarioError("not a valid value", file=file, line=line, key=spec.key, expected=str(e),
                                 found=repr(x)[:80], fix="see docs/scenarios.md for the value forms") from None
         lo, hi = d.bounds()
+        if spec.unit == "switch" and not (lo == hi and lo in (0.0, 1.0)):
+            raise ScenarioError("a switch is 0 or 1", file=file, line=line, key=spec.key,
+                                expected="0 or 1 (one value, not a distribution)", found=repr(x)[:80],
+                                fix=f"{spec.key}: 1 for the supply physics, 0 for the growth-rate form")
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo < spec.min or hi > spec.max:
             raise ScenarioError("value outside the valid range", file=file, line=line, key=spec.key,
                                 expected=f"values in [{spec.min:g}, {spec.max:g}] {spec.unit}",
