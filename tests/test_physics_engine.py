@@ -391,3 +391,16 @@ def test_hbm_ban_no_cap_before_it_and_the_stockpile_runs_down_after():
     pk = chain(ds, "packages")
     np.testing.assert_allclose(pk[:, pre], 12 * DIE_PK, rtol=1e-6)
     np.testing.assert_allclose(pk[:, post], leak / SPP, rtol=1e-6)
+
+
+def test_hbm_ban_ending_lifts_the_cap_again():
+    # Ban from 2027-01 to 2031-01 with no stockpile: packages = die packages before 2027 and from 2031 on, 0 between.
+    over = {**CHINA, "supply.china_hbm_stockpile_stacks": 0.0, "events.hbm_ban_year": 2027.0,
+            "events.hbm_ban_end_year": 2031.0}
+    ds = run_with(**over).dataset
+    years = ds["year"].values
+    during = (years >= 2027) & (years < 2031)
+    pk = chain(ds, "packages")
+    np.testing.assert_allclose(pk[:, ~during], 12 * DIE_PK, rtol=1e-6)
+    np.testing.assert_allclose(pk[:, during], 0.0, atol=0.0)
+    assert np.all(np.isinf(chain(ds, "hbm_packages")[:, ~during]))

@@ -60,7 +60,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     euv_year, euv_mult, euv_ramp = g("events.euv_year"), g("events.euv_output_multiplier"), g("events.euv_ramp_years")
     shift_year = events.first_event_time(d.events["controls"], g("events.controls_shift_hazard_per_year"),
                                          g("events.controls_shift_start"))
-    shift_level, hbm_ban = g("events.controls_shift_allowed"), g("events.hbm_ban_year")
+    shift_level, hbm_ban, hbm_end = (g("events.controls_shift_allowed"), g("events.hbm_ban_year"),
+                                     g("events.hbm_ban_end_year"))
 
     # event factors for every month at once, [month, sample]: Taiwan's cut of TSMC output, EUV's gain for China
     tw_t = np.ascontiguousarray(events.disruption_factor(t, taiwan_year, tw_dur, tw_sev).T)
@@ -171,7 +172,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         code_c = np.full(S, supply.GROWTH, np.int8)
         if any_phys:
             x_w, x_h, _ = events.euv_supply_effects(euv_m)  # the yield part is in yield_t
-            banned = t[m] >= hbm_ban
+            banned = (t[m] >= hbm_ban) & (t[m] < hbm_end)
             y = year_of[m]
             if m == starts[y]:
                 hbm_at_start[y] = hbm_stock
