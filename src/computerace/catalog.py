@@ -80,8 +80,15 @@ COUNTRIES = ("US", "China")
 MARKETS = ("datacenter", "consumer")
 
 
+class _Values:
+    """values(): a catalog row's fields as a dict, without its provenance (shared by Chip and System)."""
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class Chip:
+class Chip(_Values):
     id: str
     name: str
     vendor: str
@@ -132,12 +139,9 @@ class Chip:
         """Earliest date the release_date can mean (a chip dated '2026-10' is out from 2026-10-01)."""
         return date_range(self.release_date)[0]
 
-    def values(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
-
 
 @dataclass(frozen=True)
-class System:
+class System(_Values):
     id: str
     name: str
     vendor: str
@@ -150,9 +154,6 @@ class System:
     scaleout_gbps_per_chip: float | None = None
     power_kw: float | None = None
     provenance: Mapping[str, Provenance] = field(default_factory=dict, compare=False, repr=False)
-
-    def values(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,8 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
                          for i, lab in enumerate(labels) if lab.endswith("-12") and int(lab[:4]) % 5 == 0}
 
     if "binding_constraint" in ds:
-        ends = [str(m) for m in ds["month"].values.astype("datetime64[M]")[year_ends(ds)]]
+        ends = labels  # each year's last month: the Decembers and the horizon's last month, one per year
+        assert len(ends) == ds.sizes["year"], "one report month per calendar year"
         gens = ds["generation"].values.tolist()
         for var in ("stock_by_generation_h100e", "power_by_generation_gw"):
             arr = ds[var].values.astype(np.float64)  # [S, year, actor, generation]
@@ -254,12 +255,6 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "probabilities": {"china_overtakes_us_stock_by": overtakes, "years_behind_at_most": at_most},
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
     }
-
-
-def year_ends(ds: xr.Dataset) -> np.ndarray:
-    """Index of each calendar year's last month in the horizon (December, or the horizon's last month)."""
-    years = ds["month"].values.astype("datetime64[Y]").astype(int)
-    return np.flatnonzero(np.r_[years[1:] != years[:-1], True])
 
 
 def binding_fractions(ds: xr.Dataset) -> dict[str, dict[str, dict[str, float]]]:

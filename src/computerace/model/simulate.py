@@ -67,6 +67,8 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     tw_t = np.ascontiguousarray(events.disruption_factor(t, taiwan_year, tw_dur, tw_sev).T)
     euv_path = events.euv_factor(t, euv_year, euv_mult, euv_ramp)  # [sample, month]
     euv_t = np.ascontiguousarray(euv_path.T)
+    # how EUV's gain splits over China's wafers, H100e per package and defect density, every month: [sample, month]
+    euv_wafers, euv_per_package, euv_d0 = events.euv_supply_effects(euv_path)
 
     # --- state of every compounding path, advanced once a month
     # Western output: the CoWoS/HBM physics (supply.western_model = 1) or AI 2027's growth form (0)
@@ -109,8 +111,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         # defect density on the learning curve, then EUV's cut of its excess, and the yields: all months at once
         d0_path = supply.defect_density(t[None, :], phys["defects_per_cm2_2025"][:, None], floor[:, None],
                                         phys["defect_halving_years"][:, None], 2025.0)
-        d0_path = floor[:, None] + (d0_path - floor[:, None]) / euv_path
+        d0_path = floor[:, None] + (d0_path - floor[:, None]) / euv_d0
         yield_t = np.ascontiguousarray(yields.poisson(phys["die_area_mm2"][:, None], d0_path).T)  # [month, sample]
+        x_w_t, x_h_t = np.ascontiguousarray(euv_wafers.T), np.ascontiguousarray(euv_per_package.T)
         mature_yield = yields.poisson(phys["die_area_mm2"], floor)
     # growth form: banked dies become H100e at the 910C rate as they arrive (no HBM cap)
     proxy_growth_h100e = supply.PROXY_H100E_PER_PACKAGE / dpp
@@ -142,11 +145,12 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     spend = np.empty((T, 3, S))  # USD per month by actor (US, China, RoW)
     binding = np.full((T, 3, S), supply.GROWTH, np.int8)  # the step that bound each actor's acquisitions
     years = np.floor(t + 1e-9).astype(int)
-    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
-    year_of = np.cumsum(np.r_[True, years[1:] != years[:-1]]) - 1
+    new_year = np.r_[True, years[1:] != years[:-1]]
+    starts, year_of = np.flatnonzero(new_year), np.cumsum(new_year) - 1  # first month of each year; year of each month
     chain = np.zeros((len(starts), len(CHAIN_STEPS), S))  # China's domestic chain, calendar-year totals
-    # per year: HBM stockpile at the year's start, proxy packages made, any month before the HBM ban
-    hbm_at_start, proxy_year = np.zeros((len(starts), S)), np.zeros((len(starts), S))
+    # per year: HBM stockpile at the year's start, new stacks, packaging capacity, proxy packages made, and
+    # whether any month came before the HBM ban (the yearly caps of China's chain, after the loop)
+    hbm_at_start, hbm_new_year, pack_year, proxy_year = (np.zeros((len(starts), S)) for _ in range(4))
     preban_year = np.zeros((len(starts), S), bool)
     mult = np.ascontiguousarray(china_mult.T)  # [4, S]
     m_legal = mult[1].copy()
@@ -169,9 +173,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         delivered = proxy_t[m] * tw_m  # proxy dies come through TSMC: a disruption cuts deliveries
         offers[2] = channels.domestic(dom_base * boost, euv_m)
         offers[5] = delivered * proxy_growth_h100e
-        code_c = np.full(S, supply.GROWTH, np.int8)
+        code_c = supply.GROWTH
         if any_phys:
-            x_w, x_h, _ = events.euv_supply_effects(euv_m)  # the yield part is in yield_t
+            x_w, x_h = x_w_t[m], x_h_t[m]  # EUV's effect on wafers and H100e per package (on yield: yield_t)
             banned = (t[m] >= hbm_ban) & (t[m] < hbm_end)
             y = year_of[m]
             if m == starts[y]:
@@ -191,10 +195,11 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
             offers[5] = proxy_h if all_phys else np.where(physics, proxy_h, offers[5])
             code_c = cm.binding if all_phys else np.where(physics, cm.binding, supply.GROWTH)
             c = chain[y]
-            # the caps' slots collect this month's new stacks and packaging capacity (yearly caps, after the loop)
-            for j, v in enumerate((wafers_m, cm.gross_dies, cm.good_dies, cm.die_packages,
-                                   new_m, pack_cap.value, cm.packages, dom_h)):
+            for j, v in ((0, wafers_m), (1, cm.gross_dies), (2, cm.good_dies), (3, cm.die_packages),
+                         (6, cm.packages), (7, dom_h)):  # the caps (4, 5) are yearly, set after the loop
                 c[j] += v if all_phys else np.where(physics, v, 0.0)
+            hbm_new_year[y] += new_m
+            pack_year[y] += pack_cap.value
             proxy_year[y] += cm.proxy_packages
             for x in (smic, ai_share, hbm_new, pack_cap, hbm_leak):
                 x.advance()
@@ -240,9 +245,9 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
 
     if any_phys:  # yearly caps of China's domestic chain: what the year's HBM and packaging allowed its own dies
         spp = phys["hbm_stacks_per_package"]
-        hbm_year = np.maximum((hbm_at_start + chain[:, 4]) / spp - proxy_year, 0.0)
+        hbm_year = np.maximum((hbm_at_start + hbm_new_year) / spp - proxy_year, 0.0)
         chain[:, 4] = np.where(physics, np.where(preban_year, np.inf, hbm_year), 0.0)
-        chain[:, 5] = np.where(physics, np.maximum(chain[:, 5] - proxy_year, 0.0), 0.0)
+        chain[:, 5] = np.where(physics, np.maximum(pack_year - proxy_year, 0.0), 0.0)
     stranded = op < installed * (1.0 - 1e-9)  # power binds: chips installed that power cannot run
     binding[stranded] = supply.POWER
     ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
@@ -260,7 +265,7 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
     def last_knot(key: str) -> float:
         return d.knots[key][0].times[-1] if key in d.knots else float(t[0])
 
-    euv_chip = np.sqrt(euv_path)
+    euv_chip = euv_per_package  # China's best chip gains what its packages gain
     us_chip = capability.chip_path(d.path("capability.us_frontier_chip_h100e"), t,
                                    last_knot("capability.us_frontier_chip_h100e"),
                                    g("capability.frontier_chip_growth_per_year"))

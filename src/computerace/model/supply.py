@@ -251,10 +251,9 @@ def western_from_cowos(cowos_wafers_per_month: ArrayLike, packages_per_wafer: Ar
     """
     c = _nonneg("cowos_wafers_per_month", cowos_wafers_per_month, "CoWoS wafers per month, e.g. 80000.")
     p = _positive("packages_per_wafer", packages_per_wafer, "Packages per CoWoS wafer, e.g. 16 for B200.")
-    packages = c * p
-    if hbm_cap is not None:
-        packages = np.minimum(packages, _nonneg("hbm_cap", hbm_cap))
-    return h100e_from_packages(packages, h100e_per_package)
+    h = _nonneg("h100e_per_package", h100e_per_package)
+    cap = np.inf if hbm_cap is None else _nonneg("hbm_cap", hbm_cap)
+    return western_month(c, p, h, cap, 1.0).h100e  # the month loop's form, with the inputs checked
 
 
 def ai2027_area_growth(raw_capacity_growth_per_year: ArrayLike = 2.0,
@@ -341,6 +340,7 @@ def western_month(cowos_wafers_per_month: np.ndarray, packages_per_wafer: np.nda
                   hbm_stacks_per_month: np.ndarray, stacks_per_package: np.ndarray) -> WesternMonth:
     """H = min(C x p, S / s) x h: Western H100e this month, and which cap bound (PACKAGING or HBM).
 
+    Unchecked, for the month loop; western_from_cowos is the same with its inputs checked.
     C CoWoS wafers/month, p good packages per wafer, S HBM stacks/month for Western accelerators, s stacks
     per package, h H100e per package (all [sample], the month's product mix). Ties count as packaging.
     Source: western_from_cowos; the caps are the AI 2027 reading that output is "bottlenecked by advanced

@@ -19,6 +19,8 @@ SMIC-made Ascend dies (no D0 is published) enter the model that way.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -195,13 +197,7 @@ def negative_binomial(die_area_mm2: ArrayLike, defects_per_cm2: ArrayLike, alpha
 def die_yield(die_area_mm2: ArrayLike, defects_per_cm2: ArrayLike, model: str = "poisson",
               alpha: ArrayLike | None = None) -> np.ndarray:
     """Die yield under the named model (one of MODELS); `alpha` only for "negative_binomial"."""
-    if model == "negative_binomial":
-        if alpha is None:
-            raise ValueError("model 'negative_binomial' needs alpha (the clustering parameter, e.g. 2)")
-        return negative_binomial(die_area_mm2, defects_per_cm2, alpha)
-    if model not in _FORWARD:
-        raise ValueError(f"unknown yield model {model!r}; expected one of {', '.join(MODELS)}")
-    return _FORWARD[model](die_area_mm2, defects_per_cm2)
+    return _by_model(_FORWARD, model, alpha)(die_area_mm2, defects_per_cm2)
 
 
 # ----------------------------------------------------------------------------------------------- inverses
@@ -278,13 +274,18 @@ def murphy_defect_density(yield_: ArrayLike, die_area_mm2: ArrayLike) -> np.ndar
 def defect_density_from_yield(yield_: ArrayLike, die_area_mm2: ArrayLike, model: str = "poisson",
                               alpha: ArrayLike | None = None) -> np.ndarray:
     """D0 (per cm²) implied by an observed yield under the named model (one of MODELS)."""
-    if model == "negative_binomial":
-        if alpha is None:
-            raise ValueError("model 'negative_binomial' needs alpha (the clustering parameter, e.g. 2)")
-        return negative_binomial_defect_density(yield_, die_area_mm2, alpha)
-    if model not in _INVERSE:
+    return _by_model(_INVERSE, model, alpha)(yield_, die_area_mm2)
+
+
+def _by_model(table: dict[str, Any], model: str, alpha: ArrayLike | None) -> Any:
+    """The function of `table` for `model` as f(x, area); negative_binomial's with `alpha` bound (required)."""
+    if model not in MODELS:
         raise ValueError(f"unknown yield model {model!r}; expected one of {', '.join(MODELS)}")
-    return _INVERSE[model](yield_, die_area_mm2)
+    if model != "negative_binomial":
+        return table[model]
+    if alpha is None:
+        raise ValueError("model 'negative_binomial' needs alpha (the clustering parameter, e.g. 2)")
+    return lambda x, area: table[model](x, area, alpha)
 
 
 # ----------------------------------------------------------------------------------------------- harvesting
@@ -330,6 +331,6 @@ def harvest_yield(die_area_mm2: ArrayLike, defects_per_cm2: ArrayLike, max_defec
     return np.minimum(total, 1.0)
 
 
-_FORWARD = {"poisson": poisson, "murphy": murphy, "seeds": seeds}
+_FORWARD = {"poisson": poisson, "murphy": murphy, "seeds": seeds, "negative_binomial": negative_binomial}
 _INVERSE = {"poisson": poisson_defect_density, "murphy": murphy_defect_density,
-            "seeds": seeds_defect_density}
+            "seeds": seeds_defect_density, "negative_binomial": negative_binomial_defect_density}
