@@ -29,7 +29,7 @@ from pathlib import Path
 CHROMIUM = os.environ.get("COMPUTERACE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-KEYS = ("channels.smuggled_share", "supply.cowos_wafers_per_month", "supply.china_domestic_hbm_stacks_per_year")
+KEYS = ("smuggling.enforcement", "supply.cowos_wafers_per_month", "supply.china_domestic_hbm_stacks_per_year")
 """Inputs the page shows first (optional.INFLUENTIAL) with uncertain values, so their sliders move."""
 
 

@@ -25,7 +25,7 @@ base: baseline
 samples: {samples}
 chunk: 2500
 axes:
-  channels.smuggled_share: {{from: 0.0, to: 0.1, steps: {a}}}
+  smuggling.enforcement: {{from: 0.0, to: 0.1, steps: {a}}}
   events.taiwan_hazard_per_year: {{from: 0.0, to: 0.2, steps: {b}}}
 metrics: [china_share, stock_h100e/China, us_to_china_ratio, years_behind_stock, china_overtakes_us_stock_by]
 years: [2026, 2030, 2035, 2040]

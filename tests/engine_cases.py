@@ -16,18 +16,22 @@ OFF = {
     "supply.western_production_2022_h100e_per_month": 0.0,
     "supply.western_area_growth_per_year": 1.0,
     "supply.chip_efficiency_growth_per_year": 1.0,
-    "channels.legal_import_share": 0.0,
-    "channels.legal_import_allowed": 1.0,
-    "channels.smuggled_share": 0.0,
+    "channels.legal_import_allowed": 0.0,  # China buys no frontier parts (cases open the market to it)
+    "channels.controls_domestic_boost_per_year": 1.0,  # and controls add nothing to domestic growth
+    "smuggling.route_capacity_chips_per_year": 0.0,
+    "imports.a800_chips_per_month": 0.0,
+    "imports.h800_chips_per_month": 0.0,
+    "imports.h20_chips_per_month": 0.0,
+    "imports.h200_chips_per_month": 0.0,
+    "power.us_abroad_share": 0.0,
     "channels.domestic_2022_h100e_per_month": 0.0,
     "channels.domestic_growth_per_year": 1.0,
     "channels.proxy_die_bank_dies": 0.0,
     "supply.western_model": 0.0,  # the growth forms: their closed forms are tested here
     "channels.domestic_model": 0.0,
-    "channels.us_share_of_western": 1.0,
     "finance.us_capex_usd_per_year": BIG,
     "finance.china_capex_usd_per_year": BIG,
-    "finance.row_capex_usd_per_year": BIG,
+    "finance.row_capex_usd_per_year": 0.0,  # RoW buys nothing: the US takes all Western output
     "power.us_available_2022_gw": 1e4,
     "power.china_available_2022_gw": 1e4,
     "power.row_available_2022_gw": 1e4,

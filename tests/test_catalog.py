@@ -83,9 +83,22 @@ def test_validation_catches_a_broken_row(monkeypatch):
 
 
 def test_cited_source_ids_exist_and_include_rules_and_evidence():
-    cited = catalog.cited_source_ids()
+    from computerace.model import controls
+
+    cited = controls.cited_source_ids()
     assert cited <= catalog.source_ids()
     assert {"fr-2026-00789", "epoch-chip-counts", "lmsys-ant-h20-2025", "nvidia-8k-2022-08"} <= cited
+    assert catalog.cited_source_ids() <= cited
+
+
+def test_the_catalog_does_not_import_the_export_control_rules():
+    # catalog.py <-> model/controls.py was the one import circle: the rules read the catalog, not the reverse
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(catalog.__file__).read_text())
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any("controls" in m for m in imported), imported
 
 
 def test_unknown_ids_suggest_the_closest():

@@ -56,9 +56,9 @@ def test_misspelt_key_names_file_line_and_fix(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--set", "channels.smuggled_share"], "key=value"),
-    (["--set", "channels.smugled_share=0.1"], "did you mean 'channels.smuggled_share'"),
-    (["--set", "channels.smuggled_share=2"], "outside the valid range"),
+    (["--set", "smuggling.enforcement"], "key=value"),
+    (["--set", "smuggling.enforcment=0.1"], "did you mean 'smuggling.enforcement'"),
+    (["--set", "smuggling.enforcement=2"], "outside the valid range"),
     (["--set", "stock.useful_life_years=abc"], "not a valid value"),
     (["no-such-preset"], "neither a preset"),
 ])

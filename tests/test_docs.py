@@ -20,6 +20,9 @@ def used_source_ids() -> set[str]:
     for name in presets():
         used |= load_scenario(name).sources_used()
     used |= set(getattr(catalog, "cited_source_ids", lambda: set())())
+    from computerace.model import controls
+
+    used |= controls.cited_source_ids()
     from computerace.analysis.claims import load_claims
 
     used |= {c.source for c in load_claims() if c.source}

@@ -45,8 +45,8 @@ def baseline():
 
 SMUGGLED_002 = """
     extends: baseline
-    channels:
-      smuggled_share:
+    smuggling:
+      enforcement:
         value: 0.02
         assumption: A lower smuggling share for a sensitivity test.
     """
@@ -64,8 +64,8 @@ def test_baseline_loads_every_parameter(baseline):
 def test_override_file_changes_exactly_that_value(tmp_path, baseline):
     sc = computerace.load_scenario(str(write(tmp_path, "low_smuggling.yaml", SMUGGLED_002)))
     changed = [k for k in baseline.parameters if sc.parameters[k].value != baseline.parameters[k].value]
-    assert changed == ["channels.smuggled_share"]
-    p = sc.parameters["channels.smuggled_share"]
+    assert changed == ["smuggling.enforcement"]
+    p = sc.parameters["smuggling.enforcement"]
     assert p.value == D.Point(value=0.02)
     assert p.assumption == "A lower smuggling share for a sensitivity test."
     # The parent's sources and note described the old value; they must not stick to the new one.
@@ -76,7 +76,7 @@ def test_override_file_changes_exactly_that_value(tmp_path, baseline):
 
 def test_extends_deep_merges_and_keeps_sources(tmp_path, baseline):
     sc = computerace.load_scenario(str(write(tmp_path, "low_smuggling.yaml", SMUGGLED_002)))
-    for key in ("channels.legal_import_share", "channels.us_share_of_western",
+    for key in ("channels.conditional_licence_share", "channels.remote_share_of_row",
                 "supply.western_area_growth_per_year"):
         child, parent = sc.parameters[key], baseline.parameters[key]
         assert child.value == parent.value
@@ -114,7 +114,7 @@ def test_chained_extends_by_relative_path(tmp_path):
         """)
     sc = computerace.load_scenario(str(child))
     assert sc.name == "child"
-    assert sc.parameters["channels.smuggled_share"].value == D.Point(value=0.02)
+    assert sc.parameters["smuggling.enforcement"].value == D.Point(value=0.02)
     assert sc.parameters["finance.compute_share"].value == D.Point(value=0.5)
 
 
@@ -133,14 +133,14 @@ def test_name_defaults_to_file_stem_without_extends(tmp_path):
 def test_per_entry_ci(tmp_path):
     path = write(tmp_path, "ci.yaml", """
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: 0.01 to 0.05
             ci: 80
             assumption: An 80% interval to check that the entry's ci is used.
         """)
     sc = computerace.load_scenario(str(path))
-    np.testing.assert_allclose(sc.parameters["channels.smuggled_share"].value.ppf(np.array([0.1, 0.9])),
+    np.testing.assert_allclose(sc.parameters["smuggling.enforcement"].value.ppf(np.array([0.1, 0.9])),
                                [0.01, 0.05], rtol=1e-9)
     # Other entries keep the default 90% level (baseline: 0.45 to 0.75).
     np.testing.assert_allclose(sc.parameters["finance.compute_share"].value.ppf(np.array([0.05, 0.95])),
@@ -162,13 +162,13 @@ def test_child_ci_does_not_reinterpret_inherited_intervals(tmp_path):
 def test_changed_value_without_source_or_assumption(tmp_path):
     path = write(tmp_path, "bare.yaml", """
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: 0.02
         """)
     e = load_error(path)
-    assert e.key == "channels.smuggled_share"
-    assert e.line == line_of(path, "smuggled_share:")
+    assert e.key == "smuggling.enforcement"
+    assert e.line == line_of(path, "enforcement:")
     assert "source or assumption" in str(e)
 
 
@@ -248,39 +248,39 @@ def test_unknown_source_id(tmp_path):
     assert e.line == line_of(path, "source: epoch-chip-count")
 
 
-@pytest.mark.parametrize("value", ["0.7", "-0.1", "0.01 to 0.6", "{uniform: {low: 0.1, high: 0.9}}"])
+@pytest.mark.parametrize("value", ["1.7", "-0.1", "0.01 to 0.99", "{uniform: {low: 0.1, high: 1.9}}"])
 def test_value_outside_range(tmp_path, value):
     path = write(tmp_path, "range.yaml", f"""
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: {value}
-            assumption: A value outside the valid range of a share of smuggled output.
+            assumption: A value outside the valid range of a share of the smuggling routes.
         """)
     e = load_error(path)
     assert "outside the valid range" in str(e)
-    assert e.expected == "values in [0, 0.5] fraction"
-    assert e.line == line_of(path, "smuggled_share:")
+    assert e.expected == "values in [0, 1] fraction"
+    assert e.line == line_of(path, "enforcement:")
 
 
 def test_invalid_distribution_in_file(tmp_path):
     path = write(tmp_path, "dist.yaml", """
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: 0.05 to 0.01
             assumption: Bounds written the wrong way round.
         """)
     e = load_error(path)
     assert "a < b" in e.expected
-    assert e.line == line_of(path, "smuggled_share:")
+    assert e.line == line_of(path, "enforcement:")
 
 
 def test_malformed_yaml_reports_a_line(tmp_path):
     path = write(tmp_path, "broken.yaml", """
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: [0.02
             assumption: An unclosed bracket.
         """)
@@ -293,21 +293,21 @@ def test_malformed_yaml_reports_a_line(tmp_path):
 def test_duplicate_keys(tmp_path):
     path = write(tmp_path, "dup.yaml", """
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: 0.02
             assumption: The first of two entries for one key.
-          legal_import_share:
-            value: 0.1
+          enforcement_from:
+            value: 2027
             assumption: A key in between the duplicates.
-          smuggled_share:
+          enforcement:
             value: 0.03
             assumption: The second of two entries for one key.
         """)
     e = load_error(path)
     assert "duplicate key" in str(e)
-    assert e.key == "channels.smuggled_share"
-    assert e.line == 9  # the second 'smuggled_share:', where the duplicate is detected
+    assert e.key == "smuggling.enforcement"
+    assert e.line == 9  # the second 'enforcement:', where the duplicate is detected
 
 
 def test_missing_file(tmp_path):
@@ -343,13 +343,13 @@ def test_extends_cycle(tmp_path):
 CORR = """
     extends: baseline
     correlations:
-      - between: [channels.smuggled_share, channels.legal_import_share]
+      - between: [smuggling.enforcement, channels.conditional_licence_share]
         rho: {r1}
         assumption: First correlation of a test set.
-      - between: [channels.smuggled_share, channels.remote_share_of_row]
+      - between: [smuggling.enforcement, channels.remote_share_of_row]
         rho: {r2}
         assumption: Second correlation of a test set.
-      - between: [channels.legal_import_share, channels.remote_share_of_row]
+      - between: [channels.conditional_licence_share, channels.remote_share_of_row]
         rho: {r3}
         assumption: Third correlation of a test set.
     """
@@ -372,13 +372,13 @@ def test_correlation_with_unknown_parameter(tmp_path):
     path = write(tmp_path, "corr.yaml", """
         extends: baseline
         correlations:
-          - between: [channels.smuggled_shar, channels.legal_import_share]
+          - between: [smuggling.enforcment, channels.conditional_licence_share]
             rho: 0.5
             assumption: A correlation naming a misspelled parameter.
         """)
     e = load_error(path)
-    assert e.found == "channels.smuggled_shar"
-    assert "did you mean 'channels.smuggled_share'" in str(e)
+    assert e.found == "smuggling.enforcment"
+    assert "did you mean 'smuggling.enforcement'" in str(e)
     assert e.line == line_of(path, "- between:")
 
 
@@ -439,8 +439,8 @@ def test_bad_horizon(tmp_path, horizon, message):
 def test_short_assumption_is_rejected(tmp_path):
     path = write(tmp_path, "short.yaml", """
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: 0.02
             assumption: lower
         """)
@@ -463,8 +463,8 @@ def test_log_interpolation_of_nonpositive_values_is_rejected(tmp_path):
 def test_nan_value_is_rejected(tmp_path, value):
     path = write(tmp_path, "nan.yaml", f"""
         extends: baseline
-        channels:
-          smuggled_share:
+        smuggling:
+          enforcement:
             value: {value}
             assumption: Not a number, which no parameter can take.
         """)
@@ -473,43 +473,43 @@ def test_nan_value_is_rejected(tmp_path, value):
 
 # --------------------------------------------------------------------------------------- overrides
 def test_override_sets_a_point_and_records_an_assumption(baseline):
-    sc = computerace.load_scenario("baseline", {"channels.smuggled_share": 0.02})
-    p = sc.parameters["channels.smuggled_share"]
+    sc = computerace.load_scenario("baseline", {"smuggling.enforcement": 0.02})
+    p = sc.parameters["smuggling.enforcement"]
     assert p.value == D.Point(value=0.02)
     assert not p.uncertain
     assert p.source == ()
-    assert "channels.smuggled_share" in p.assumption and "0.02" in p.assumption
+    assert "smuggling.enforcement" in p.assumption and "0.02" in p.assumption
     changed = [k for k in baseline.parameters if sc.parameters[k].value != baseline.parameters[k].value]
-    assert changed == ["channels.smuggled_share"]
+    assert changed == ["smuggling.enforcement"]
 
 
 def test_override_drops_the_note_of_the_replaced_value():
-    sc = computerace.load_scenario("baseline", {"channels.smuggled_share": 0.02})
-    assert sc.parameters["channels.smuggled_share"].note is None
+    sc = computerace.load_scenario("baseline", {"smuggling.enforcement": 0.02})
+    assert sc.parameters["smuggling.enforcement"].note is None
 
 
 def test_override_with_misspelled_key():
-    e = load_error("baseline", {"channels.smugled_share": 1})
-    assert "did you mean 'channels.smuggled_share'" in str(e)
-    assert e.key == "channels.smugled_share"
+    e = load_error("baseline", {"smuggling.enforcment": 1})
+    assert "did you mean 'smuggling.enforcement'" in str(e)
+    assert e.key == "smuggling.enforcment"
 
 
-@pytest.mark.parametrize("key", ["finanse.compute_share", "channels", "channels.smuggled_share.value.x",
-                                 "channels.smuggled_share.colour"])
+@pytest.mark.parametrize("key", ["finanse.compute_share", "channels", "smuggling.enforcement.value.x",
+                                 "smuggling.enforcement.colour"])
 def test_override_with_unknown_key(key):
     assert "unknown key to set" in str(load_error("baseline", {key: 1}))
 
 
 def test_override_with_garbage_value():
-    e = load_error("baseline", {"channels.smuggled_share": "abc"})
-    assert e.key == "channels.smuggled_share"
+    e = load_error("baseline", {"smuggling.enforcement": "abc"})
+    assert e.key == "smuggling.enforcement"
     assert "not a valid value" in str(e)
     assert e.found == "'abc'"
     assert "'a to b'" in e.expected
 
 
 def test_override_out_of_range():
-    assert "outside the valid range" in str(load_error("baseline", {"channels.smuggled_share": 0.9}))
+    assert "outside the valid range" in str(load_error("baseline", {"smuggling.enforcement": 1.9}))
 
 
 def test_override_horizon_end(baseline):
@@ -521,8 +521,8 @@ def test_override_horizon_end(baseline):
 
 
 def test_override_string_parses_as_distribution():
-    sc = computerace.load_scenario("baseline", {"channels.smuggled_share": "0.01 to 0.05"})
-    d = sc.parameters["channels.smuggled_share"].value
+    sc = computerace.load_scenario("baseline", {"smuggling.enforcement": "0.01 to 0.05"})
+    d = sc.parameters["smuggling.enforcement"].value
     assert isinstance(d, D.LogNormal)
     np.testing.assert_allclose(d.ppf(np.array([0.05, 0.95])), [0.01, 0.05], rtol=1e-9)
 
@@ -541,10 +541,10 @@ def test_hash_is_stable_and_tracks_values(tmp_path, baseline):
     again = computerace.load_scenario("baseline")
     assert again.hash == baseline.hash
     assert computerace.load_scenario(str(BASELINE_FILE)).hash == baseline.hash
-    changed = computerace.load_scenario("baseline", {"channels.smuggled_share": 0.02})
+    changed = computerace.load_scenario("baseline", {"smuggling.enforcement": 0.02})
     assert changed.hash != baseline.hash
-    assert computerace.load_scenario("baseline", {"channels.smuggled_share": 0.02}).hash == changed.hash
-    assert computerace.load_scenario("baseline", {"channels.smuggled_share": 0.03}).hash != changed.hash
+    assert computerace.load_scenario("baseline", {"smuggling.enforcement": 0.02}).hash == changed.hash
+    assert computerace.load_scenario("baseline", {"smuggling.enforcement": 0.03}).hash != changed.hash
     path = write(tmp_path, "low_smuggling.yaml", SMUGGLED_002)
     assert computerace.load_scenario(str(path)).hash == computerace.load_scenario(str(path)).hash
     assert computerace.load_scenario(str(path)).hash != baseline.hash

@@ -121,8 +121,8 @@ def test_controls_schedule_is_not_an_input_but_its_levels_are(tmp_path):
     sc = computerace.load_scenario(str(path))
     inp = S.scenario_inputs(sc)
     assert "channels.legal_import_allowed" not in inp.names
-    levels = [k for k in ("channels.near_frontier_compliant_level", "channels.degraded_compliant_level",
-                          "channels.conditional_licence_share") if sc.parameters[k].uncertain]
+    levels = [k for k in ("channels.conditional_licence_share", "imports.h20_chips_per_month")
+              if sc.parameters[k].uncertain]
     assert levels and set(levels) <= set(inp.names)
 
 
@@ -152,7 +152,7 @@ def test_grouped_inputs_get_the_scenarios_rank_correlations_and_keep_uniform_mar
     g = [inp.members(name) for name in inp.group_names if len(inp.members(name)) > 1]
     assert abs(stats.spearmanr(q[g[0][0]], q[g[1][0]]).statistic) < 5 * se
     # ungrouped inputs pass through unchanged; point parameters sit at u = 0.5
-    k = "channels.smuggled_share"
+    k = "smuggling.enforcement"
     np.testing.assert_array_equal(q[k], x[:, inp.names.index(k)])
     np.testing.assert_array_equal(ev["taiwan"], x[:, inp.names.index("events.taiwan_time_u")])
     assert (q["channels.proxy_drawdown_start"] == 0.5).all()
@@ -243,7 +243,9 @@ def test_a_metric_that_does_not_vary_is_a_clear_error(baseline):
 
 def test_a_correlated_pair_alone_is_one_group_with_all_the_variance(baseline):
     pair = {"supply.cowos_wafers_per_month", "finance.us_capex_usd_per_year"}  # CoWoS binds the US at the medians
-    sc = only_uncertain(baseline, pair, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0})
+    sc = only_uncertain(baseline, pair, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0,
+                                         # ample power, so that power does not bind instead of CoWoS and capex
+                                         "power.us_available_2022_gw": 1000, "power.row_available_2022_gw": 1000})
     r = S.sobol(sc, "china_share", 2030, samples=1024, seed=2)
     assert r["inputs"] == 4 and r["groups"] == 3
     (grp,) = r["correlated_groups"]
@@ -342,7 +344,7 @@ def test_cli_table_is_sorted_by_total_order_and_gives_the_time():
     (["--metric", "china_share", "--key", "US"], "has no --key"),
     (["--year", "2055"], "outside the scenario's horizon"),
     (["--samples", "100"], "power of 2"),
-    (["--set", "channels.smugled_share=0.1"], "did you mean"),
+    (["--set", "smuggling.enforcment=0.1"], "did you mean"),
 ])
 def test_cli_user_errors_exit_2_without_traceback(args, words):
     p = cli(*args, "--json")

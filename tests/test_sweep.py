@@ -32,7 +32,7 @@ base: baseline
 samples: 300
 chunk: 100
 axes:
-  channels.smuggled_share: [0.0, 0.05]
+  smuggling.enforcement: [0.0, 0.05]
   seed: [0, 1]
 metrics: [china_share, stock_h100e/China, years_behind_stock, additions_h100e/China/smuggled,
           china_overtakes_us_stock_by]
@@ -56,7 +56,7 @@ def reference(client):
 def test_grid_axes_ranges_and_cells():
     g = parse_grid("""
 axes:
-  channels.smuggled_share: {from: 0, to: 0.1, steps: 3}
+  smuggling.enforcement: {from: 0, to: 0.1, steps: 3}
   events.taiwan_hazard_per_year: {from: 0.01, to: 1, steps: 3, log: true}
   seed: [3, 4]
 metrics: [china_share]
@@ -64,21 +64,21 @@ metrics: [china_share]
     assert g.axes[0].values == (0.0, 0.05, 0.1)
     np.testing.assert_allclose(g.axes[1].values, [0.01, 0.1, 1.0])
     assert g.shape == (3, 3, 2) and g.n_cells == 18 and g.samples == 1000 and g.base == "baseline"
-    assert parse_grid("axes: {channels.smuggled_share: {from: 0, to: 0.1, step: 0.025}}\nmetrics: [china_share]"
+    assert parse_grid("axes: {smuggling.enforcement: {from: 0, to: 0.1, step: 0.025}}\nmetrics: [china_share]"
                       ).axes[0].values == (0.0, 0.025, 0.05, 0.075, 0.1)
     cells = g.cells()
     assert len(cells) == 18 and cells[-1].index == (2, 2, 1) and cells[-1].seed == 4
-    assert cells[-1].scenario.parameters["channels.smuggled_share"].value.ppf(np.array([0.5]))[0] == 0.1
+    assert cells[-1].scenario.parameters["smuggling.enforcement"].value.ppf(np.array([0.5]))[0] == 0.1
     assert len({c.key for c in cells}) == 18  # every cell its own file
     assert cells[0].key != cells[1].key and g.metrics[0].key == "China"
 
 
 @pytest.mark.parametrize("text, needle", [
-    ("axes: {channels.smuggled_share: [0.1]}\nmetrics: [china_shar]", "did you mean 'china_share'"),
+    ("axes: {smuggling.enforcement: [0.1]}\nmetrics: [china_shar]", "did you mean 'china_share'"),
     ("axis: {}\nmetrics: [china_share]", "did you mean 'axes'"),
-    ("axes: {channels.smuggled_share: {from: 0, to: 1}}\nmetrics: [china_share]", "steps"),
-    ("axes: {channels.smugled_share: [0.1]}\nmetrics: [china_share]", "channels.smuggled_share"),
-    ("axes: {channels.smuggled_share: [2.0]}\nmetrics: [china_share]", "channels.smuggled_share=2.0"),
+    ("axes: {smuggling.enforcement: {from: 0, to: 1}}\nmetrics: [china_share]", "steps"),
+    ("axes: {smuggling.enforcment: [0.1]}\nmetrics: [china_share]", "smuggling.enforcement"),
+    ("axes: {smuggling.enforcement: [2.0]}\nmetrics: [china_share]", "smuggling.enforcement=2.0"),
     ("axes: {seed: [0, -1]}\nmetrics: [china_share]", "seeds must be integers"),
     ("metrics: [china_share]\nyears: [2050]", "2050"),
     ("metrics: []", "metrics"),
@@ -98,7 +98,7 @@ def test_example_grid_is_valid():
 def test_a_cell_equals_computerace_run_for_any_chunk():
     g = parse_grid(GRID)
     g.cells()
-    sc = cr.load_scenario("baseline", {"channels.smuggled_share": 0.05})
+    sc = cr.load_scenario("baseline", {"smuggling.enforcement": 0.05})
     expected = extract(cr.run(sc, samples=300, seed=1).summary(), g.metrics, g.years)
     assert np.isfinite(expected[:4]).all() and np.isfinite(expected[4, 1:, 3]).all()  # P(overtake): 2030, 2040
     for chunk in (37, 300, 1000):
@@ -108,9 +108,9 @@ def test_a_cell_equals_computerace_run_for_any_chunk():
 
 def test_sweep_cell_matches_computerace_run(reference):
     ds = reference.dataset
-    sc = cr.load_scenario("baseline", {"channels.smuggled_share": 0.05})
+    sc = cr.load_scenario("baseline", {"smuggling.enforcement": 0.05})
     s = cr.run(sc, samples=300, seed=1).summary()
-    cell = ds["value"].sel({"channels.smuggled_share": 0.05, "seed": 1})
+    cell = ds["value"].sel({"smuggling.enforcement": 0.05, "seed": 1})
     assert cell.sel(metric="china_share", year=2030, stat="p50").item() == s["metrics"]["china_share"]["China"][
         "2030-12"]["p50"]
     assert cell.sel(metric="stock_h100e/China", year=2040, stat="p95").item() == s["metrics"]["stock_h100e"][
@@ -119,20 +119,20 @@ def test_sweep_cell_matches_computerace_run(reference):
         "additions_h100e"]["China/smuggled"]["2025"]["mean"]
     assert cell.sel(metric="china_overtakes_us_stock_by", year=2030, stat="mean").item() == s["probabilities"][
         "china_overtakes_us_stock_by"]["2030"]
-    assert ds["scenario_hash"].sel({"channels.smuggled_share": 0.05, "seed": 1}).item() == sc.hash
+    assert ds["scenario_hash"].sel({"smuggling.enforcement": 0.05, "seed": 1}).item() == sc.hash
 
 
 def test_dataset_layout(reference):
     ds = reference.dataset
-    assert ds["value"].dims == ("channels.smuggled_share", "seed", "metric", "year", "stat")
+    assert ds["value"].dims == ("smuggling.enforcement", "seed", "metric", "year", "stat")
     assert ds["value"].shape == (2, 2, 5, 3, 4) and list(ds["stat"].values) == ["p5", "p50", "p95", "mean"]
     assert list(ds["unit"].values[:2]) == ["fraction", "H100e"] and "axes:" in ds.attrs["grid"]
     v = ds["value"].sel(metric="stock_h100e/China").values
     assert (v[..., 0] <= v[..., 1]).all() and (v[..., 1] <= v[..., 2]).all()
-    # smuggling raises China's stock; different seeds give different samples
+    # enforcement against smuggling lowers China's stock; different seeds give different samples
     at = {"metric": "stock_h100e/China", "year": 2030, "stat": "p50"}
-    assert (ds["value"].sel({"channels.smuggled_share": 0.05, **at})
-            > ds["value"].sel({"channels.smuggled_share": 0.0, **at})).all()
+    assert (ds["value"].sel({"smuggling.enforcement": 0.05, **at})
+            < ds["value"].sel({"smuggling.enforcement": 0.0, **at})).all()
     assert not np.array_equal(v[:, 0], v[:, 1])
     assert reference.computed == 4 and reference.reused == 0
 
@@ -250,13 +250,13 @@ def _fake(grid_text: str) -> tuple[xr.Dataset, object]:
 
 
 def test_report_heatmap_for_two_axes_lines_for_one():
-    two, g2 = _fake("axes: {channels.smuggled_share: [0, 0.1], events.taiwan_hazard_per_year: [0, 0.05, 0.1]}\n"
+    two, g2 = _fake("axes: {smuggling.enforcement: [0, 0.1], events.taiwan_hazard_per_year: [0, 0.05, 0.1]}\n"
                     "metrics: [china_share]\nyears: [2030]")
     page = render_sweep_report(two, g2)
     assert 'id="heatmap-0"' in page and 'id="lines"' in page and "events.taiwan_hazard_per_year" in page
-    assert "channels.smuggled_share: [0, 0.1]" in page  # the grid file itself
+    assert "smuggling.enforcement: [0, 0.1]" in page  # the grid file itself
     assert 'src="http' not in page and "<script src" not in page  # offline: plotly.js embedded
-    one, g1 = _fake("axes: {channels.smuggled_share: [0, 0.05, 0.1]}\nmetrics: [china_share]\n"
+    one, g1 = _fake("axes: {smuggling.enforcement: [0, 0.05, 0.1]}\nmetrics: [china_share]\n"
                     "years: [2030, 2040]")
     page1 = render_sweep_report(one, g1)
     assert 'id="heatmap-0"' not in page1 and 'id="lines"' in page1 and '"fill":"toself"' in page1

@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # starlette's test client asks for httpx2, whic
 
 CR = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
 N = 240  # samples per test run
-SPREAD = ("channels.smuggled_share", "supply.western_area_growth_per_year", "finance.china_capex_usd_per_year")
+SPREAD = ("smuggling.enforcement", "supply.western_area_growth_per_year", "finance.china_capex_usd_per_year")
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +144,10 @@ def test_a_value_without_spread_gets_no_slider(client):
 
 def test_slider_pins_are_valid_and_ordered(client):
     rows = {r["key"]: r for r in client.get("/api/parameters").json()["parameters"]}
-    r = rows["channels.smuggled_share"]
+    r = rows["smuggling.enforcement"]
     values = [float(p["text"]) for p in r["pins"]]
     assert values == sorted(values) and values[0] < values[-1]
-    d = cr.load_scenario("baseline").parameters["channels.smuggled_share"].value
+    d = cr.load_scenario("baseline").parameters["smuggling.enforcement"].value
     assert math.isclose(values[9], d.median, rel_tol=1e-3)  # the 50th percentile is the median
     series = rows["supply.western_area_growth_per_year"]["pins"][18]["text"]
     sc = cr.load_scenario("baseline", {"supply.western_area_growth_per_year": parse_override_value(series)})
@@ -188,17 +188,17 @@ def test_run_returns_the_python_api_summary_and_series(client):
 
 def test_override_changes_the_numbers_and_the_hash(client):
     base = client.get("/api/run").json()
-    more = client.get("/api/run", params={"set": "channels.smuggled_share=0.3"}).json()
-    assert more["overrides"] == {"channels.smuggled_share": "0.3"}
+    more = client.get("/api/run", params={"set": "smuggling.enforcement=0.9"}).json()
+    assert more["overrides"] == {"smuggling.enforcement": "0.9"}
     assert more["scenario_hash"] != base["scenario_hash"]
     smug = lambda b: b["summary"]["metrics"]["stock_h100e"]["China/smuggled"]["2030-12"]["p50"]  # noqa: E731
-    assert smug(more) > 2 * smug(base)
+    assert smug(more) < 0.5 * smug(base)  # enforcement closes 90% of the routes from 2026 on
 
 
 def test_post_and_get_agree(client):
-    g = client.get("/api/run", params=[("seed", "2"), ("set", "channels.smuggled_share=0.01 to 0.05"),
+    g = client.get("/api/run", params=[("seed", "2"), ("set", "smuggling.enforcement=0.01 to 0.05"),
                                        ("set", "events.taiwan_hazard_per_year=0.05")]).json()
-    p = client.post("/api/run", json={"seed": 2, "overrides": {"channels.smuggled_share": "0.01 to 0.05",
+    p = client.post("/api/run", json={"seed": 2, "overrides": {"smuggling.enforcement": "0.01 to 0.05",
                                                                "events.taiwan_hazard_per_year": 0.05}}).json()
     assert g["scenario_hash"] == p["scenario_hash"] and g["summary"] == p["summary"]
 
@@ -216,10 +216,10 @@ def test_repeated_requests_hit_the_cache(client):
 
 # ---------------------------------------------------------------------------------- validation
 @pytest.mark.parametrize("pair", [
-    "channels.smugled_share=0.1",          # misspelt key: did you mean
-    "channels.smuggled_share=0.9",         # outside the valid range
-    "channels.smuggled_share=abc",         # not a value
-    "channels.smuggled_share",             # no '='
+    "smuggling.enforcment=0.1",          # misspelt key: did you mean
+    "smuggling.enforcement=1.9",         # outside the valid range
+    "smuggling.enforcement=abc",         # not a value
+    "smuggling.enforcement",             # no '='
     "finance.compute_share=5 to 1",        # a > b
 ])
 def test_bad_override_is_422_with_the_cli_message(client, pair, tmp_path):
@@ -262,17 +262,17 @@ def test_sample_months_are_capped(client):
 def test_yaml_alias_bomb_is_refused(client):
     bomb = ("{a: &a [1,1,1,1,1,1,1,1,1,1], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], "
             "c: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]}")
-    r = client.get("/api/run", params={"set": f"channels.smuggled_share={bomb}"})
+    r = client.get("/api/run", params={"set": f"smuggling.enforcement={bomb}"})
     assert r.status_code == 422 and "too large" in r.json()["detail"]
 
 
 def test_deep_nesting_is_a_user_error(client):
-    r = client.get("/api/run", params={"set": "channels.smuggled_share=" + "[" * 900 + "]" * 900})
+    r = client.get("/api/run", params={"set": "smuggling.enforcement=" + "[" * 900 + "]" * 900})
     assert r.status_code == 422 and "nested too deeply" in r.json()["detail"]
 
 
 def test_request_size_limits(client):
-    big = {"overrides": {"channels.smuggled_share": "1" * (MAX_BODY_BYTES + 10)}}
+    big = {"overrides": {"smuggling.enforcement": "1" * (MAX_BODY_BYTES + 10)}}
     assert client.post("/api/run", json=big).status_code == 413
     assert client.get("/api/run", params={"set": "x=" + "1" * (MAX_QUERY_BYTES + 10)}).status_code == 414
     r = client.post("/api/run", json={"scenario": "baseline", "path": "/etc/passwd"})
@@ -286,7 +286,7 @@ def test_nonfinite_numbers_become_null():
 
 # ----------------------------------------------------------------------------------- downloads
 def test_downloads_reproduce_exactly_with_the_cli(client, tmp_path):
-    params = [("seed", "7"), ("samples", "300"), ("set", "channels.smuggled_share=0.02 to 0.1"),
+    params = [("seed", "7"), ("samples", "300"), ("set", "smuggling.enforcement=0.02 to 0.1"),
               ("set", "finance.compute_share=0.5")]
     y = client.get("/api/download/scenario.yaml", params=params)
     assert y.status_code == 200 and "attachment" in y.headers["content-disposition"]
@@ -328,10 +328,10 @@ def test_claims_follow_the_claims_module(client):
 def test_sensitivity_output_orders_parameters():
     out = {"indices": [
         {"input": "events.taiwan_time_u", "members": ["events.taiwan_time_u"], "ST": 0.5},
-        {"input": "a+b", "members": ["channels.smuggled_share", "finance.compute_share"], "ST": 0.3},
+        {"input": "a+b", "members": ["smuggling.enforcement", "finance.compute_share"], "ST": 0.3},
         {"input": "finance.china_capex_usd_per_year", "members": ["finance.china_capex_usd_per_year"], "ST": 0.4},
     ]}
-    assert optional.parse_ranking(out) == ["finance.china_capex_usd_per_year", "channels.smuggled_share",
+    assert optional.parse_ranking(out) == ["finance.china_capex_usd_per_year", "smuggling.enforcement",
                                            "finance.compute_share"]
     assert optional.parse_ranking({"nothing": 1}) == []
 

@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 ARTIFACTS = Path(os.environ.get("COMPUTERACE_ARTIFACTS", Path(__file__).parent.parent / "build" / "test-artifacts"))
 SAMPLES = 400
 WAIT_MS = 90_000  # generous: a shared CI machine may be slow; speed is measured in benchmarks/, not here
-KEY = "channels.smuggled_share"
+KEY = "smuggling.enforcement"
 
 
 def _free_port() -> int:

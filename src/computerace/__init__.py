@@ -3,7 +3,7 @@
 Public API (see DESIGN.md, "Public contracts")::
 
     import computerace as cr
-    sc = cr.load_scenario("baseline", overrides={"channels.smuggled_share": 0.02})
+    sc = cr.load_scenario("baseline", overrides={"smuggling.enforcement": 0.02})
     run = cr.run(sc, samples=10_000, seed=0)
     run.dataset      # xarray.Dataset [sample, month, actor, channel]
     run.summary()    # the dict written to summary.json

@@ -37,7 +37,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     from .catalog import catalog_version
     from .draws import draw
     from .model.channels import CHANNELS
-    from .model.simulate import ACTORS, CHAIN_STEPS, simulate
+    from .model.simulate import ACTORS, CHAIN_STEPS, IMPORT_PARTS, SUPPLIERS, simulate
     from .model.stock import GENERATIONS
     from .model.supply import BINDING
     from .results import Run
@@ -68,6 +68,11 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "additions_h100e": np.empty((samples, len(uyears), 3), np.float32),
         "china_additions_h100e": np.empty((samples, len(uyears), 4), np.float32),
         "spend_usd": np.empty((samples, len(uyears), 3), np.float32),
+        "us_abroad_h100e": np.empty((samples, T), np.float32),
+        "unsold_h100e": np.empty((samples, len(uyears), len(SUPPLIERS)), np.float32),
+        "unpowered_h100e": np.empty((samples, len(uyears), 3), np.float32),
+        "china_imports_h100e": np.empty((samples, len(uyears), len(IMPORT_PARTS)), np.float32),
+        "china_imports_chips": np.empty((samples, len(uyears), len(IMPORT_PARTS)), np.float32),
         "binding_constraint": np.empty((samples, len(uyears), 3), np.int8),
         "china_supply_chain": np.empty((samples, len(uyears), len(CHAIN_STEPS)), np.float32),
         "stock_by_generation_h100e": np.empty((samples, len(uyears), 3, len(GENERATIONS)), np.float32),
@@ -87,6 +92,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
 
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
               "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "spend_usd", "best_chip_h100e",
+              "us_abroad_h100e", "unsold_h100e", "unpowered_h100e", "china_imports_h100e", "china_imports_chips",
               "binding_constraint", "china_supply_chain", "stock_by_generation_h100e", "power_by_generation_gw",
               "tsmc_node_year", "smic_node_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
               "china_cluster_share_ratio")
@@ -95,7 +101,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         n = min(chunk, samples - start)
         d = draw(sc, n, seed, start)
         cb = (lambda m, n=n: progress(n)) if progress is not None else None
-        simulate(d, cb, out={k: res[k][start:start + n] for k in direct})  # writes into the result arrays
+        simulate(d.inputs(), cb, out={k: res[k][start:start + n] for k in direct})  # writes into the result arrays
         return n, d
 
     # Chunks are independent (their own random streams): two at a time use both cores, since numpy
@@ -112,7 +118,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     dims3 = ("sample", "month", "actor")
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
              "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
-             "china_additions_h100e": "H100e/year", "spend_usd": "USD/year",
+             "china_additions_h100e": "H100e/year", "spend_usd": "USD/year", "us_abroad_h100e": "H100e",
+             "unsold_h100e": "H100e/year", "unpowered_h100e": "H100e/year", "china_imports_h100e": "H100e/year",
+             "china_imports_chips": "chips/year",
              "binding_constraint": "code", "china_supply_chain": "per year (wafers, dies, packages, H100e)",
              "stock_by_generation_h100e": "H100e", "power_by_generation_gw": "GW", "parameter_quantile": "1", "taiwan_event_year": "year",
              "euv_year": "year", "best_chip_h100e": "H100e/package", "tsmc_node_year": "year", "smic_node_year": "year",
@@ -120,8 +128,15 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
              "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1"}
     desc = {
         "stock_h100e": "installed AI compute owned, end of month (dense BF16 H100-equivalents)",
-        "operational_h100e": "installed compute that available power can run",
-        "power_gw": "power drawn by operational compute",
+        "operational_h100e": "installed compute that available power can run (US-owned chips abroad run on RoW's power)",
+        "power_gw": "power drawn by operational compute, by site (US-owned chips abroad draw RoW's power)",
+        "us_abroad_h100e": "US-owned compute installed at sites in the rest of the world (included in the US stock)",
+        "unsold_h100e": "output nobody bought in each calendar year: Western accelerators after the market, China's "
+                        "domestic packages its buyers did not take",
+        "unpowered_h100e": "compute each actor could pay for but had no power for in the month it was offered",
+        "china_imports_h100e": "China's legal imports by part in each calendar year (licensed parts, then frontier "
+                               "parts bought on the market)",
+        "china_imports_chips": "the same in chips (frontier: H100e / the frontier chip's H100e per chip)",
         "china_stock_h100e": "China's installed compute by acquisition channel",
         "china_remote_h100e": "compute rented abroad by Chinese firms (not owned; not in stock_h100e)",
         "additions_h100e": "compute acquired in each calendar year",
@@ -150,6 +165,9 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
             "china_stock_h100e": ("sample", "month", "channel"), "china_remote_h100e": ("sample", "month"),
             "additions_h100e": ("sample", "year", "actor"), "china_additions_h100e": ("sample", "year", "channel"),
             "spend_usd": ("sample", "year", "actor"), "binding_constraint": ("sample", "year", "actor"),
+            "us_abroad_h100e": ("sample", "month"), "unsold_h100e": ("sample", "year", "supplier"),
+            "unpowered_h100e": ("sample", "year", "actor"), "china_imports_h100e": ("sample", "year", "part"),
+            "china_imports_chips": ("sample", "year", "part"),
             "china_supply_chain": ("sample", "year", "step"),
             "stock_by_generation_h100e": ("sample", "year", "actor", "generation"),
             "power_by_generation_gw": ("sample", "year", "actor", "generation"),
@@ -165,6 +183,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
                 "actor": list(ACTORS), "channel": list(CHANNELS), "year": uyears.astype(int),
                 "rival": ["US", "China"], "step": list(CHAIN_STEPS), "generation": list(GENERATIONS),
                 "constraint": list(BINDING), "node": ["N7", "N5", "N3", "N2"],
+                "supplier": list(SUPPLIERS), "part": list(IMPORT_PARTS),
                 "parameter": keys},
     )
     manifest = {

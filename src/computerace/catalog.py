@@ -440,7 +440,8 @@ def _suggest(word: str, options: Iterable[str]) -> str:
 
 
 def cited_source_ids() -> set[str]:
-    """Every source id the catalog's own tables cite (chips, systems, evidence, export_controls.yaml)."""
+    """Every source id the catalog's own tables cite (chips, systems, evidence); the export-control rules add
+    theirs in model/controls.cited_source_ids (the catalog does not import the rules)."""
     ids: set[str] = set()
     for table in (_chips(), _systems()):
         for row in table.values():
@@ -450,9 +451,6 @@ def cited_source_ids() -> set[str]:
         ids.update(_ids(r["source"]))
     for e in _evidence():
         ids.update(e.source)
-    from .model.controls import rules
-
-    ids |= rules().source_ids()
     return ids
 
 

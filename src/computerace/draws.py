@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from .model.inputs import Inputs
+from .model.inputs import interpolate as _interpolate
 from .scenario.schema import Scenario, Series, correlation_matrix, param_specs
 
 BLOCK = 1000
@@ -35,7 +37,7 @@ class Draws:
     scalars: {key: [sample]}; knots: {key: [sample, knot]} for time series, with their Series and
     interpolation weights; quantiles: {key: [sample]} (the u of each parameter, for sensitivity
     analysis); events: {name: [sample]} uniforms for event timing.
-    Monthly values come from `path(key)` ([sample, month]) or, in the month loop, `stepper(key)`.
+    Monthly values come from `path(key)` ([sample, month]); the model reads them through `inputs()`.
     """
 
     start: int
@@ -47,6 +49,11 @@ class Draws:
     quantiles: dict[str, np.ndarray]
     events: dict[str, np.ndarray]
     truncated: dict[str, int] = field(default_factory=dict)
+    access: dict[str, np.ndarray] = field(default_factory=dict)  # {licensed part: [sample, month]} access 0..1
+
+    def inputs(self) -> Inputs:
+        """The arrays the model reads (model/inputs.Inputs); licensed-part access rides along as events."""
+        return Inputs(self.n, self.t_years, self.scalars, self.knots, self.events, self.access)
 
     def take(self, order: np.ndarray) -> Draws:
         """The same draws with samples reordered by `order` (a permutation of range(n))."""
@@ -54,7 +61,8 @@ class Draws:
                      {k: v[order] for k, v in self.scalars.items()},
                      {k: (s, v[order]) for k, (s, v) in self.knots.items()},
                      {k: v[order] for k, v in self.quantiles.items()},
-                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated))
+                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated),
+                     {k: v[order] for k, v in self.access.items()})
 
     def get(self, key: str) -> np.ndarray:
         """[sample] for a scalar parameter, [sample, month] for a time series."""
@@ -66,72 +74,6 @@ class Draws:
             return np.repeat(self.scalars[key][:, None], len(self.t_years), axis=1)
         series, values = self.knots[key]
         return interpolate(series, values, self.t_years)
-
-    def stepper(self, key: str, power: float = 1.0) -> Stepper:
-        """Month-by-month values of `key` raised to `power` (see Stepper)."""
-        if key in self.scalars:
-            return Stepper(None, self.scalars[key][:, None], self.t_years, power)
-        series, values = self.knots[key]
-        return Stepper(series, values, self.t_years, power)
-
-
-class Stepper:
-    """Values v(t_m)**power of a series, month by month, for the simulation's month loop.
-
-    `value` holds month m's [sample] values; `advance()` moves to m + 1. Log-interpolated series
-    advance by one multiplication per month inside a segment (ln v is linear in time there) and are
-    recomputed exactly at knots, so the loop needs no per-month exp; step and linear series gather
-    their two neighbouring knots. Results are identical whatever the number of samples.
-    """
-
-    def __init__(self, series: Series | None, values: np.ndarray, t_years: np.ndarray, power: float) -> None:
-        self.t, self.m, self.power = t_years, 0, power
-        if series is None or len(series.times) == 1:
-            self.mode = "const"
-            self.value = values[:, 0] ** power if power != 1.0 else values[:, 0].copy()
-            return
-        self.mode, self.times = series.mode, np.asarray(series.times)
-        if self.mode == "step":
-            self.vals = values ** power if power != 1.0 else values
-            self.idx = np.clip(np.searchsorted(self.times, t_years + 1e-9, side="right") - 1, 0, len(self.times) - 1)
-            self.value = self.vals[:, self.idx[0]]
-            return
-        self.vals = values
-        tc = np.clip(t_years, self.times[0], self.times[-1])
-        self.seg = np.clip(np.searchsorted(self.times, tc, side="right") - 1, 0, len(self.times) - 2)
-        self.frac = (tc - self.times[self.seg]) / (self.times[self.seg + 1] - self.times[self.seg])
-        if self.mode == "log":
-            self.logv = np.log(values) * power
-            dt = 1.0 / 12.0  # one month
-            slope = np.diff(self.logv, axis=1) / np.diff(self.times)  # per year, [sample, segment]
-            self.factor = np.exp(slope * dt)
-            inside = (t_years[:-1] >= self.times[0]) & (t_years[1:] <= self.times[-1])
-            same = self.seg[:-1] == self.seg[1:]
-            # transition m -> m+1: 0 exact recompute, 1 multiply by the segment factor, 2 flat
-            flat = (t_years[:-1] >= self.times[-1]) | (t_years[1:] <= self.times[0])
-            self.kind = np.where(flat, 2, np.where(inside & same, 1, 0))
-        self.value = self._exact(0)
-
-    def _exact(self, m: int) -> np.ndarray:
-        i, f = self.seg[m], self.frac[m]
-        if self.mode == "log":
-            return np.exp(self.logv[:, i] * (1.0 - f) + self.logv[:, i + 1] * f)
-        v = self.vals[:, i] * (1.0 - f) + self.vals[:, i + 1] * f
-        return v ** self.power if self.power != 1.0 else v
-
-    def advance(self) -> None:
-        m = self.m
-        self.m += 1
-        if self.mode == "const" or self.m >= len(self.t):
-            return
-        if self.mode == "step":
-            self.value = self.vals[:, self.idx[self.m]]
-        elif self.mode == "log" and self.kind[m] == 1:
-            self.value = self.value * self.factor[:, self.seg[m]]
-        elif self.mode == "log" and self.kind[m] == 2:
-            pass
-        else:
-            self.value = self._exact(self.m)
 
 
 def month_years(months: np.ndarray) -> np.ndarray:
@@ -153,40 +95,29 @@ def _normals(seed: int, start: int, n: int, width: int) -> np.ndarray:
 
 
 def _controls_schedule(scenario: Scenario, months: np.ndarray, t: np.ndarray, scalars: dict[str, np.ndarray],
-                       knots: dict[str, tuple[Series, np.ndarray]]) -> None:
-    """Replace `legal_import_allowed: controls` by the monthly a(t) the export-control engine implies."""
+                       knots: dict[str, tuple[Series, np.ndarray]]) -> dict[str, np.ndarray]:
+    """China's access to each licensed part per month ({part: [sample, month]}) from the export-control engine,
+    and, for `legal_import_allowed: controls`, the frontier access a(t) it implies (written into `knots`)."""
+    from .model.controls import allowed_path
+    from .model.imports import PARTS
     from .scenario.distributions import ControlsSchedule
 
     key = "channels.legal_import_allowed"
     v = scenario.parameters[key].value
-    if not isinstance(v, ControlsSchedule):
-        return
-    from .model.controls import allowed_path
-
     labels = tuple(str(m) for m in months.astype("datetime64[M]"))
-    freeze = labels.index(v.freeze_after) if v.freeze_after in labels else None
-    a = allowed_path(labels, scalars["channels.near_frontier_compliant_level"],
-                     scalars["channels.degraded_compliant_level"], scalars["channels.conditional_licence_share"],
-                     freeze_after=freeze)
-    scalars.pop(key, None)
-    knots[key] = (Series(tuple(float(x) for x in t), tuple(v for _ in t), "step"), a)
+    freeze = labels.index(v.freeze_after) if isinstance(v, ControlsSchedule) and v.freeze_after in labels else None
+    cond = scalars["channels.conditional_licence_share"]
+    access = {k: allowed_path(labels, cond, freeze, chip=k, parts=PARTS) for k in PARTS}
+    if isinstance(v, ControlsSchedule):
+        a = allowed_path(labels, cond, freeze, parts=PARTS)
+        scalars.pop(key, None)
+        knots[key] = (Series(tuple(float(x) for x in t), tuple(v for _ in t), "step"), a)
+    return access
 
 
 def interpolate(series: Series, values: np.ndarray, t_years: np.ndarray) -> np.ndarray:
-    """Knot values [sample, knot] -> monthly values [sample, month] (log, linear or step; flat ends)."""
-    times = np.asarray(series.times)
-    if len(times) == 1:
-        return np.repeat(values[:, :1], len(t_years), axis=1)
-    if series.mode == "step":
-        idx = np.clip(np.searchsorted(times, t_years + 1e-9, side="right") - 1, 0, len(times) - 1)
-        return values[:, idx]
-    tc = np.clip(t_years, times[0], times[-1])
-    i = np.clip(np.searchsorted(times, tc, side="right") - 1, 0, len(times) - 2)
-    w = (tc - times[i]) / (times[i + 1] - times[i])
-    if series.mode == "log":
-        lv = np.log(values)
-        return np.exp(lv[:, i] * (1 - w) + lv[:, i + 1] * w)
-    return values[:, i] * (1 - w) + values[:, i + 1] * w
+    """Knot values [sample, knot] -> monthly values [sample, month] (model/inputs.interpolate)."""
+    return _interpolate(series, values, t_years)
 
 
 def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
@@ -246,5 +177,5 @@ def from_quantiles(scenario: Scenario, quantiles: dict[str, np.ndarray], events:
         else:
             scalars[k] = v
     n = len(next(iter(quantiles.values())))
-    _controls_schedule(scenario, months, t, scalars, knots)
-    return Draws(start, n, months, t, scalars, knots, dict(quantiles), dict(events), truncated)
+    access = _controls_schedule(scenario, months, t, scalars, knots)
+    return Draws(start, n, months, t, scalars, knots, dict(quantiles), dict(events), truncated, access)

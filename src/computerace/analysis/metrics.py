@@ -10,7 +10,10 @@ Definitions (docs/metrics.md):
   lags China). When the matching date lies before the horizon starts, L is only known to be at least
   (t - start): the value is that lower bound and the sample is flagged `censored`, never a silent NaN.
 - years_behind_<axis> for the axes in AXES (docs/metrics.md): the same lag on other paths.
-- china_overtakes_us_stock_by[Y] = P(China's stock exceeds the US's in some month up to December Y).
+- china_overtakes_us_stock_by[Y] = P(China's installed stock exceeds the US's in some month up to December Y);
+  china_overtakes_us_operational_stock_by[Y] the same on operational stock (what available power runs).
+- unsold_h100e (Western, China), unpowered_h100e (by actor), china_imports_h100e / _chips (by part): per calendar
+  year; us_abroad_h100e: US-owned stock at sites in the rest of the world (part of the US stock).
 - years_behind_at_most[axis][YYYY-12][k] = P(years behind <= k), k = 1..10, censored samples counting as > k.
 """
 
@@ -239,22 +242,43 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
             ok = np.isfinite(chain[:, :, j]).all(axis=0)
             metrics["china_supply_chain"][str(st)] = _table(chain[:, ok, j], [y for y, o in zip(ylabels, ok, strict=True) if o])
 
-    months = ds["month"].values.astype("datetime64[M]")
-    ahead = ds["stock_h100e"].sel(actor="China").values > ds["stock_h100e"].sel(actor="US").values
-    ever = np.logical_or.accumulate(ahead, axis=1)
-    overtakes = {}
-    for y in OVERTAKE_YEARS:
-        m = np.datetime64(f"{y}-12", "M")
-        if months[0] <= m <= months[-1]:
-            overtakes[str(y)] = float(ever[:, int((m - months[0]).astype(int))].mean())
+    # supply meets demand: what nobody bought, what power could not take, US-owned chips abroad, imports by part
+    for var, dim in (("unsold_h100e", "supplier"), ("unpowered_h100e", "actor"), ("china_imports_h100e", "part"),
+                     ("china_imports_chips", "part")):
+        if var in ds:
+            arr = ds[var].values.astype(np.float64)  # [S, year, key]
+            metrics[var] = {str(k): _table(arr[:, :, j], ylabels) for j, k in enumerate(ds[dim].values.tolist())}
+    if "us_abroad_h100e" in ds:
+        metrics["us_abroad_h100e"] = {"US": _table(ds["us_abroad_h100e"].values[:, idx].astype(np.float64), labels)}
+
+    probabilities: dict[str, Any] = {"china_overtakes_us_stock_by": overtakes_by(ds, "stock_h100e")}
+    if "operational_h100e" in ds:
+        probabilities["china_overtakes_us_operational_stock_by"] = overtakes_by(ds, "operational_h100e")
+    probabilities["years_behind_at_most"] = at_most
     return {
         "scenario": manifest["scenario"], "seed": manifest["seed"], "samples": manifest["samples"],
         "version": manifest["version"], "scenario_hash": manifest["scenario_hash"],
         "catalog_version": manifest["catalog_version"],
         "metrics": metrics,
-        "probabilities": {"china_overtakes_us_stock_by": overtakes, "years_behind_at_most": at_most},
+        "probabilities": probabilities,
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
     }
+
+
+def overtakes_by(ds: xr.Dataset, var: str = "stock_h100e") -> dict[str, float]:
+    """{year: P(China's `var` exceeds the US's in some month up to December of the year)} for OVERTAKE_YEARS.
+
+    var: stock_h100e (installed: what each owns) or operational_h100e (what its power runs).
+    """
+    months = ds["month"].values.astype("datetime64[M]")
+    ahead = ds[var].sel(actor="China").values > ds[var].sel(actor="US").values
+    ever = np.logical_or.accumulate(ahead, axis=1)
+    out = {}
+    for y in OVERTAKE_YEARS:
+        m = np.datetime64(f"{y}-12", "M")
+        if months[0] <= m <= months[-1]:
+            out[str(y)] = float(ever[:, int((m - months[0]).astype(int))].mean())
+    return out
 
 
 def binding_fractions(ds: xr.Dataset) -> dict[str, dict[str, dict[str, float]]]:

@@ -313,7 +313,7 @@ def evaluate(scenario: Scenario, quantiles: dict[str, np.ndarray], events: dict[
         sl = slice(start, min(n, start + chunk))
         d = from_quantiles(scenario, {k: v[sl] for k, v in quantiles.items()},
                            {k: v[sl] for k, v in events.items()}, start, months)
-        ds = _dataset(simulate(d), months, layout)
+        ds = _dataset(simulate(d.inputs()), months, layout)
         y[sl] = sample_values(ds, metric, key, date)
         if progress is not None:
             progress(sl.stop - sl.start)

@@ -45,7 +45,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise UserError(f"--set expects key=value (e.g. channels.smuggled_share=0.02), got '{item}'")
+            raise UserError(f"--set expects key=value (e.g. smuggling.enforcement=0.02), got '{item}'")
         k, v = item.split("=", 1)
         out[k.strip()] = parse_override_value(v.strip())
     return out

@@ -7,6 +7,10 @@ import typer
 from .common import fmt, print_json, user_errors
 
 DEFAULT = [("stock_h100e", "US"), ("stock_h100e", "China"), ("stock_h100e", "World"), ("china_share", "China"),
+           ("operational_h100e", "China"),
+           # how much of China's stock each channel moves (e.g. would China have bought NVIDIA instead of Huawei?)
+           ("stock_h100e", "China/domestic"), ("stock_h100e", "China/legal_import"), ("stock_h100e", "China/smuggled"),
+           ("stock_h100e", "China/proxy_fab"),
            ("years_behind_stock", "China"), ("years_behind_frontier_capability", "China")]
 
 

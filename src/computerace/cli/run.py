@@ -53,7 +53,7 @@ def run(
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Random seed; same seed, same results."),
     out: Path = typer.Option(None, "--out", "-o", help="Output directory [default: computerace-out/<scenario>]."),
     set_: list[str] = typer.Option(None, "--set", help="Override a parameter: key=value, e.g. "
-                                   "channels.smuggled_share=0.02 or 'finance.compute_share=0.4 to 0.7'."),
+                                   "smuggling.enforcement=0.02 or 'finance.compute_share=0.4 to 0.7'."),
     chunk: int = typer.Option(None, "--chunk", min=1, help="Samples simulated at once (memory); results do not depend on it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table."),
     json_: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
@@ -111,7 +111,11 @@ def run(
 
     con = Console(width=max(Console().width, 124))
     con.print(headline_table(summary))
-    p = summary["probabilities"]["china_overtakes_us_stock_by"]
+    probs = summary["probabilities"]
+    p = probs["china_overtakes_us_stock_by"]
     con.print("P(China's owned stock exceeds the US's by December of): "
               + ", ".join(f"{y}: {v:.1%}" for y, v in p.items()))
+    if "china_overtakes_us_operational_stock_by" in probs:
+        con.print("P(China's operational stock (what power runs) exceeds the US's by December of): "
+                  + ", ".join(f"{y}: {v:.1%}" for y, v in probs["china_overtakes_us_operational_stock_by"].items()))
     con.print(f"Files in {out_dir}/: " + ", ".join(sorted(x.name for x in paths.values())))

@@ -124,6 +124,11 @@ class Rules:
         return {s for x in self.layers for s in (*x.source, *(s for c in x.classes for s in c.source))}
 
 
+def cited_source_ids() -> set[str]:
+    """Every source id cited by the catalog's tables and by the export-control rules."""
+    return catalog.cited_source_ids() | rules().source_ids()
+
+
 def _date(v: Any) -> dt.date:
     return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
 
@@ -340,49 +345,47 @@ def best_legal_import(date: str | dt.date, basis: str = "bf16", conditional: boo
 
 
 # ----------------------------------------------------------------------------- the legal-import channel
-# Representative chips by how well they serve China's pre-control demand (per dollar): the frontier parts
-# China bought before controls, the near-frontier compliant parts (same compute, cut interconnect), and
-# the degraded compliant parts (a fraction of the compute at a similar price).
-CHANNEL_CHIP_CLASSES = {
-    "frontier": ("a100", "h100-sxm", "h200", "b200", "b300"),
-    "near_frontier_compliant": ("a800", "h800"),
-    "degraded_compliant": ("h20",),
-}
+#: Frontier parts, oldest first: China's access to the frontier output of a month is its access to the newest of
+#: these released by then (the bulk of that month's Western output). Compliant and licensed parts (A800, H800,
+#: H20, H200 under the January 2026 rule) are offered as volumes of their own (model/imports.py).
+FRONTIER_CHIPS = ("a100", "h100-sxm", "b200", "b300")
+
+
+def _access_value(access: str) -> tuple[float, float]:
+    return (1.0, 0.0) if access == "open" else (0.0, 1.0) if access == "conditional" else (0.0, 0.0)
 
 
 @lru_cache(maxsize=8)
-def channel_access_schedule(months: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
-    """For each chip class, per month: (best open access 0/1, conditional access 0/1) under the rules.
+def access_schedule(months: tuple[str, ...], parts: tuple[str, ...] = ()
+                    ) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """Per month (mid-month): (open 0/1, licence-conditional 0/1) for "frontier" and for each part in `parts`.
 
-    A class is open in a month if any of its released chips is open to China then, conditional if the best
-    access is a licence with conditions (e.g. case-by-case with a revenue share). Cached per horizon.
+    "frontier" is the newest released chip of FRONTIER_CHIPS; a part not yet released is closed. Cached per
+    horizon. Source: the rules in export_controls.yaml through `classify`.
     """
     table = catalog.chips()
-    out: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in CHANNEL_CHIP_CLASSES}
+    out: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in ("frontier", *parts)}
     for m in months:
         d = catalog.parse_date(f"{m}-15")
-        for cls, ids in CHANNEL_CHIP_CLASSES.items():
-            acc = [classify(table[i], d).access for i in ids if table[i].release <= d]
-            out[cls][0].append(1.0 if "open" in acc else 0.0)
-            out[cls][1].append(1.0 if "open" not in acc and "conditional" in acc else 0.0)
+        released = [i for i in FRONTIER_CHIPS if table[i].release <= d]
+        newest = max(released, key=lambda i: table[i].release) if released else FRONTIER_CHIPS[0]
+        for name, chip in (("frontier", newest), *((k, k) for k in parts)):
+            o, c = _access_value(classify(table[chip], d).access) if table[chip].release <= d else (0.0, 0.0)
+            out[name][0].append(o)
+            out[name][1].append(c)
     return {k: (tuple(o), tuple(c)) for k, (o, c) in out.items()}
 
 
-def allowed_path(months: tuple[str, ...], near_level: np.ndarray, degraded_level: np.ndarray,
-                 conditional_share: np.ndarray, freeze_after: int | None = None) -> np.ndarray:
-    """a(t) = max over chip classes of level_class x access(t): access 1 if open, the shipped share c if
-    conditional, 0 if closed; levels: frontier 1, near-frontier compliant L1, degraded compliant L2.
+def allowed_path(months: tuple[str, ...], conditional_share: np.ndarray, freeze_after: int | None = None,
+                 chip: str = "frontier", parts: tuple[str, ...] = ()) -> np.ndarray:
+    """a(t) = 1 if `chip` is open to China, the shipped share c if licence-conditional, 0 if closed: [sample, month].
 
-    near_level, degraded_level, conditional_share: [sample]. Returns [sample, month]. `freeze_after`
-    (a month index) holds the regime of that month afterwards (for as-of backtests).
+    chip "frontier" (China's access to frontier output) or one of `parts`. conditional_share: [sample].
+    `freeze_after` (a month index) holds the regime of that month afterwards (for as-of backtests).
     Source: the rules in export_controls.yaml through `classify`.
     """
-    sched = channel_access_schedule(months)
+    sched = access_schedule(months, parts)
     T = len(months)
     idx = np.arange(T) if freeze_after is None else np.minimum(np.arange(T), freeze_after)
-    a = np.zeros((len(near_level), T))
-    for cls, level in (("frontier", np.ones_like(near_level)), ("near_frontier_compliant", near_level),
-                       ("degraded_compliant", degraded_level)):
-        o, c = (np.asarray(x)[idx] for x in sched[cls])
-        a = np.maximum(a, level[:, None] * (o[None, :] + c[None, :] * conditional_share[:, None]))
-    return a
+    o, c = (np.asarray(x)[idx] for x in sched[chip])
+    return o[None, :] + c[None, :] * conditional_share[:, None]

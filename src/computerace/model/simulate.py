@@ -1,9 +1,11 @@
 """Compose the mechanisms month by month: the only module that knows all of them.
 
-The month loop advances every path (production, prices, budgets, power, events) with [sample]
-arrays and records each month's budget-capped acquisitions; the cohort stock, retirement and power
-caps, which feed nothing back into acquisitions at this stage, are then evaluated for all months at
-once. No I/O, no printing, no globals, no randomness: a pure function of the draws.
+Each month: supply (Western output, China's domestic chain), the policy of the month (frontier access,
+licensed parts, smuggling routes), money (budgets, prices), power (what each site can still power), China's
+buyers choosing between their options (model/choice.py), and the market clearing Western output between the
+US, the rest of the world and China (model/market.py). Every flow is addressed by name. After the loop the
+cohort stock, retirement and operational stock are evaluated for all months at once. No I/O, no printing,
+no globals, no randomness: a pure function of the inputs (model/inputs.Inputs).
 """
 
 from __future__ import annotations
@@ -12,273 +14,382 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..draws import Draws
-from . import capability, channels, events, finance, power, supply, yields
+from . import capability, channels, choice, events, finance, imports, market, power, smuggling, supply, yields
+from .inputs import Inputs
 from .stock import cohort_stock, generation_stock, life_in_months
 
 ACTORS = ("US", "China", "RoW")
-# Flows tracked as cohorts: US, RoW, then China's four channels.
-_FLOWS = ("US", "RoW") + tuple(f"China/{c}" for c in channels.CHANNELS)
+#: Sites where chips draw power (US-owned chips abroad draw RoW's power).
+SITES = ACTORS
+#: Flows tracked as cohorts, by owner and channel. US/abroad: US-owned chips placed in the rest of the world.
+FLOWS = ("US", "US/abroad", "RoW") + tuple(f"China/{c}" for c in channels.CHANNELS)
 #: Steps of China's domestic chain reported per calendar year (output china_supply_chain).
 CHAIN_STEPS = ("wafers", "gross_dies", "good_dies", "die_packages", "hbm_packages", "packaging_packages",
                "packages", "h100e")
+#: Who leaves output unsold: Western output nobody bought; China's domestic packages its buyers did not take.
+SUPPLIERS = ("Western", "China")
+#: China's imported parts reported by volume: the licensed parts, then frontier parts bought on the market.
+IMPORT_PARTS = imports.PARTS + ("frontier",)
 
 
-def simulate(d: Draws, progress: Callable[[int], None] | None = None,
+def _named(buf: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Views of a [month, name, sample] buffer by name: {name: [month, sample]}."""
+    return {k: buf[:, i] for i, k in enumerate(names)}
+
+
+def _block(buf: np.ndarray, names: tuple[str, ...], subset: tuple[str, ...]) -> np.ndarray:
+    """The view of a [month, name, sample] buffer holding the names in `subset` (adjacent, in order)."""
+    i = names.index(subset[0])
+    if names[i:i + len(subset)] != subset:
+        raise ValueError(f"{subset} are not adjacent in {names}")
+    return buf[:, i:i + len(subset)]
+
+
+def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
              out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Run the model on draws `d`; return arrays keyed by output name.
+    """Run the model on inputs `inp`; return arrays keyed by output name (api.OUTPUTS gives dims and units).
 
-    Shapes: stock_h100e, operational_h100e, power_gw: [sample, month, actor]; china_stock_h100e:
-    [sample, month, channel]; additions_h100e [sample, year, actor] and china_additions_h100e
-    [sample, year, channel] and spend_usd [sample, year, actor] (money spent on accelerators) are
-    calendar-year totals for the years in `year`; china_remote_h100e:
-    [sample, month]; taiwan_event_year, euv_year: [sample]; best_chip_h100e [sample, month, rival US/China];
-    tsmc_node_year, smic_node_year [sample, node N7/N5/N3/N2]; run_flop_per_h100e, algorithmic_progress_per_year,
-    china_algorithmic_lag_years: [sample]; binding_constraint [sample, year, actor] int8 codes of
-    supply.BINDING (the limit that held in most months of the year); china_supply_chain [sample, year, step]
-    (CHAIN_STEPS, calendar-year totals, zero under the growth form); stock_by_generation_h100e and
-    power_by_generation_gw [sample, year, actor, generation] at each year's last month (stock.GENERATIONS;
-    GW needed, before any power cap). `progress(months_done)` is called
-    after each month. Stocks are at the end of each month; flows are per month. `out` may hold
-    preallocated float32 (binding_constraint: int8) arrays of these shapes to write into (it is returned, completed).
+    Stocks are at the end of each month; flows are per month, reported as calendar-year totals for the
+    years in `year`. `progress(months_done)` is called after each month. `out` may hold preallocated arrays
+    of the output shapes to write into (it is returned, completed).
     """
-    # Samples are processed ordered by useful life (cohort retirement then works on contiguous
-    # blocks) and returned in their original order; every operation is per sample, so the order
-    # changes no result.
-    life = life_in_months(d.get("stock.useful_life_years"))
+    # Samples are processed ordered by useful life (cohort retirement then works on contiguous blocks) and
+    # returned in their original order; every operation is per sample, so the order changes no result.
+    life = life_in_months(inp.scalar("stock.useful_life_years"))
     order = np.argsort(life, kind="stable")
     inverse = np.argsort(order, kind="stable")
-    d, life = d.take(order), life[order]
-    g = d.get
-    S, T, t = d.n, len(d.t_years), d.t_years
-    nf = len(_FLOWS)
+    inp, life = inp.take(order), life[order]
+    g, ser = inp.scalar, inp.series
+    S, t = inp.n, inp.t_years
+    T = len(t)
+    cols = np.arange(S)
 
     # --- events (sampled times; effects evaluated month by month)
-    taiwan_year = events.first_event_time(d.events["taiwan"], g("events.taiwan_hazard_per_year"),
+    taiwan_year = events.first_event_time(inp.events["taiwan"], g("events.taiwan_hazard_per_year"),
                                           g("events.hazard_start"))
-    tw_dur, tw_sev = g("events.taiwan_duration_months"), g("events.taiwan_severity")
-    euv_year, euv_mult, euv_ramp = g("events.euv_year"), g("events.euv_output_multiplier"), g("events.euv_ramp_years")
-    shift_year = events.first_event_time(d.events["controls"], g("events.controls_shift_hazard_per_year"),
-                                         g("events.controls_shift_start"))
-    shift_level, hbm_ban, hbm_end = (g("events.controls_shift_allowed"), g("events.hbm_ban_year"),
-                                     g("events.hbm_ban_end_year"))
-
-    # event factors for every month at once, [month, sample]: Taiwan's cut of TSMC output, EUV's gain for China
-    tw_t = np.ascontiguousarray(events.disruption_factor(t, taiwan_year, tw_dur, tw_sev).T)
-    euv_path = events.euv_factor(t, euv_year, euv_mult, euv_ramp)  # [sample, month]
+    tw_t = np.ascontiguousarray(events.disruption_factor(t, taiwan_year, g("events.taiwan_duration_months"),
+                                                         g("events.taiwan_severity")).T)  # [month, sample]
+    euv_year = g("events.euv_year")
+    euv_path = events.euv_factor(t, euv_year, g("events.euv_output_multiplier"), g("events.euv_ramp_years"))
     euv_t = np.ascontiguousarray(euv_path.T)
-    # how EUV's gain splits over China's wafers, H100e per package and defect density, every month: [sample, month]
     euv_wafers, euv_per_package, euv_d0 = events.euv_supply_effects(euv_path)
+    shift_year = events.first_event_time(inp.events["controls"], g("events.controls_shift_hazard_per_year"),
+                                         g("events.controls_shift_start"))
+    shift_level, hbm_ban, hbm_end = g("events.controls_shift_allowed"), g("events.hbm_ban_year"), g("events.hbm_ban_end_year")
 
-    # --- state of every compounding path, advanced once a month
-    # Western output: the CoWoS/HBM physics (supply.western_model = 1) or AI 2027's growth form (0)
+    # --- capability paths (they feed smuggling: routes move the frontier chip of the month)
+    t_roadmap = supply.roadmap_time(t, g("supply.china_roadmap_slip_years"), g("supply.china_roadmap_slip_from"))
+    us_chip = capability.chip_path(inp.path("capability.us_frontier_chip_h100e"), t,
+                                   inp.last_knot("capability.us_frontier_chip_h100e"),
+                                   g("capability.frontier_chip_growth_per_year"))
+    cn_chip = capability.chip_path(supply.path_at(inp.path("capability.china_best_chip_h100e"), t, t_roadmap), t_roadmap,
+                                   inp.last_knot("capability.china_best_chip_h100e"),
+                                   g("capability.china_chip_growth_per_year"), euv_per_package)
+    us_chip_t = np.ascontiguousarray(us_chip.T)
+
+    # --- Western output: the CoWoS/HBM physics (supply.western_model = 1) or AI 2027's growth form (0)
     west_phys = g("supply.western_model") > 0.5
-    any_west, all_west = bool(west_phys.any()), bool(west_phys.all())  # fast paths when every sample agrees
-    west = g("supply.western_production_2022_h100e_per_month").copy()
-    g_area = d.stepper("supply.western_area_growth_per_year", 1 / 12)
-    g_eff = d.stepper("supply.chip_efficiency_growth_per_year", 1 / 12)
-    if any_west:
-        cowos, ppw, hpp, hbm_w, spp_w = (d.stepper(f"supply.{k}") for k in (
-            "cowos_wafers_per_month", "western_packages_per_cowos_wafer", "western_h100e_per_package",
-            "western_hbm_stacks_per_year", "western_hbm_stacks_per_package"))
-    dom_base = g("channels.domestic_2022_h100e_per_month").copy()
-    g_dom = d.stepper("channels.domestic_growth_per_year", 1 / 12)
+    any_west, all_west = bool(west_phys.any()), bool(west_phys.all())
+    west_growth = g("supply.western_production_2022_h100e_per_month").copy()
+    g_area = ser("supply.western_area_growth_per_year", 1 / 12)
+    g_eff = ser("supply.chip_efficiency_growth_per_year", 1 / 12)
+    cowos, ppw, hpp, hbm_w, spp_w = (ser(f"supply.{k}") for k in (
+        "cowos_wafers_per_month", "western_packages_per_cowos_wafer", "western_h100e_per_package",
+        "western_hbm_stacks_per_year", "western_hbm_stacks_per_package"))
+
+    # --- China's domestic output: the wafer/yield/HBM physics (channels.domestic_model = 1) or the growth ramp (0)
+    physics = g("channels.domestic_model") > 0.5
+    any_phys, all_phys = bool(physics.any()), bool(physics.all())
+    dom_growth = g("channels.domestic_2022_h100e_per_month").copy()
+    g_dom = ser("channels.domestic_growth_per_year", 1 / 12)
     log_boost = np.log(g("channels.controls_domestic_boost_per_year"))
     boost = np.ones(S)  # cumulative response of domestic supply to controls (the 'backfire' mechanism)
-    allowed = d.stepper("channels.legal_import_allowed")
-    s_legal, s_smug = g("channels.legal_import_share"), g("channels.smuggled_share")
-    us_share = g("channels.us_share_of_western")
-    # China's domestic output: the wafer/yield/HBM physics (channels.domestic_model = 1) or the growth ramp (0)
-    physics = g("channels.domestic_model") > 0.5
-    t_roadmap = supply.roadmap_time(t, g("supply.china_roadmap_slip_years"), g("supply.china_roadmap_slip_from"))
-    any_phys, all_phys = bool(physics.any()), bool(physics.all())
     dpp = g("supply.china_dies_per_package")
-    proxy_dies = channels.proxy_fab(t, g("channels.proxy_die_bank_dies"), g("channels.proxy_drawdown_start"),
-                                    g("channels.proxy_drawdown_months"))  # [S, T] dies delivered per month
-    proxy_t = np.ascontiguousarray(proxy_dies.T)
+    proxy_t = np.ascontiguousarray(channels.proxy_fab(t, g("channels.proxy_die_bank_dies"), g("channels.proxy_drawdown_start"),
+                                                      g("channels.proxy_drawdown_months")).T)  # dies per month
+    proxy_growth_h100e = supply.PROXY_H100E_PER_PACKAGE / dpp  # growth form: banked dies at the 910C rate
+    smic, ai_share, hbm_new, pack_cap, hbm_leak = (ser(f"supply.{k}") for k in (
+        "smic_advanced_wafers_per_month", "china_ai_wafer_share", "china_domestic_hbm_stacks_per_year",
+        "china_packaging_packages_per_month", "china_hbm_leak_stacks_per_year"))
+    phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
+                                                "defect_floor_per_cm2", "defect_halving_years", "hbm_stacks_per_package")}
+    floor = phys["defect_floor_per_cm2"]
+    hbm_stock, backlog = g("supply.china_hbm_stockpile_stacks").copy(), np.zeros(S)
     if any_phys:
-        smic, ai_share, hbm_new, pack_cap, hbm_leak = (d.stepper(f"supply.{k}") for k in (
-            "smic_advanced_wafers_per_month", "china_ai_wafer_share", "china_domestic_hbm_stacks_per_year",
-            "china_packaging_packages_per_month", "china_hbm_leak_stacks_per_year"))
-        # H100e per package along the Ascend roadmap, future steps delayed by the sampled slip: [month, sample]
-        per_pkg_t = np.ascontiguousarray(supply.path_at(d.path("supply.china_h100e_per_package"), t, t_roadmap).T)
-        hbm_stock = g("supply.china_hbm_stockpile_stacks").copy()
-        backlog = np.zeros(S)
-        phys = {k: g(f"supply.china_{k}") for k in ("die_area_mm2", "gross_dies_per_wafer", "defects_per_cm2_2025",
-                                                    "defect_floor_per_cm2", "defect_halving_years",
-                                                    "hbm_stacks_per_package")}
-        floor = phys["defect_floor_per_cm2"]
-        # defect density on the learning curve, then EUV's cut of its excess, and the yields: all months at once
+        per_pkg_t = np.ascontiguousarray(supply.path_at(inp.path("supply.china_h100e_per_package"), t, t_roadmap).T)
         d0_path = supply.defect_density(t[None, :], phys["defects_per_cm2_2025"][:, None], floor[:, None],
                                         phys["defect_halving_years"][:, None], 2025.0)
         d0_path = floor[:, None] + (d0_path - floor[:, None]) / euv_d0
-        yield_t = np.ascontiguousarray(yields.poisson(phys["die_area_mm2"][:, None], d0_path).T)  # [month, sample]
+        yield_t = np.ascontiguousarray(yields.poisson(phys["die_area_mm2"][:, None], d0_path).T)
         x_w_t, x_h_t = np.ascontiguousarray(euv_wafers.T), np.ascontiguousarray(euv_per_package.T)
         mature_yield = yields.poisson(phys["die_area_mm2"], floor)
-    # growth form: banked dies become H100e at the 910C rate as they arrive (no HBM cap)
-    proxy_growth_h100e = supply.PROXY_H100E_PER_PACKAGE / dpp
 
+    # --- policy: frontier access a(t), licensed parts, smuggling routes
+    allowed = ser("channels.legal_import_allowed")
+    part_h100e = {k: imports.part_specs()[k][0] for k in imports.PARTS}
+    part_watts = {k: imports.part_specs()[k][1] for k in imports.PARTS}
+    part_avail = {k: ser(f"imports.{k}_chips_per_month") for k in imports.PARTS}
+    part_price = {k: g(f"imports.{k}_price_usd") for k in imports.PARTS}
+    part_cap = {k: (ser(f"imports.{k}_rule_cap_chips_per_month") if f"imports.{k}_rule_cap_chips_per_month" in
+                    inp.scalars or f"imports.{k}_rule_cap_chips_per_month" in inp.knots else None) for k in imports.PARTS}
+    access_t = {k: np.ascontiguousarray(inp.access[k].T) if k in inp.access else np.zeros((T, S)) for k in imports.PARTS}
+    part_live = {k: access_t[k].any(axis=1) for k in imports.PARTS}  # [month]: the part is open to some sample
+    part_usd_per_h100e = {k: part_price[k] / part_h100e[k] for k in imports.PARTS}
+    routes = ser("smuggling.route_capacity_chips_per_year")
+    enforcement, enforced_from = g("smuggling.enforcement"), g("smuggling.enforcement_from")
+    lv_year, lv_cut = g("smuggling.location_verification_year"), g("smuggling.location_verification_cut")
+    beta, dom_pref = g("imports.choice_price_exponent"), ser("imports.domestic_preference")
+
+    # --- money
     price = finance.price_start(g("finance.price_2024_usd_per_h100e"), g("finance.price_decline_per_year"), t[0])
     price_step = g("finance.price_decline_per_year") ** (-1 / 12)
     share = g("finance.compute_share")
-    capex = [d.stepper(f"finance.{a}_capex_usd_per_year") for a in ("us", "china", "row")]
-    china_mult = np.stack([g("finance.domestic_price_multiplier"), g("finance.legal_import_price_multiplier"),
-                           g("finance.smuggled_price_multiplier"), g("finance.domestic_price_multiplier")],
-                          axis=1)  # [S, 4]; proxy-fab dies are packaged like domestic chips
+    capex = {a: ser(f"finance.{a.lower()}_capex_usd_per_year") for a in ACTORS}
+    m_dom, m_smug = g("finance.domestic_price_multiplier"), g("finance.smuggled_price_multiplier")
+    # China's logit weights (model/choice.py) relative to the frontier price: (p_j / p)^-beta
+    w_smug, w_dom_base = choice.logit_weight(m_smug, beta), choice.logit_weight(m_dom, beta)
+    w_part = {k: choice.logit_weight(part_price[k] / part_h100e[k], beta) for k in imports.PARTS}  # x price^beta
+    one = np.ones(S)
 
+    # --- power: GW available by site, GW per H100e of each month's chips
     watts = power.watts_start(g("power.watts_per_h100e_2024"), g("power.watts_decline_per_year"), t[0])
     watts_step = g("power.watts_decline_per_year") ** (-1 / 12)
-    avail = np.stack([g(f"power.{a}_available_2022_gw") for a in ("us", "china", "row")])  # [US/China/RoW, S]
-    g_avail = [d.stepper(f"power.{a}_growth_per_year", 1 / 12) for a in ("us", "china", "row")]
+    avail = {a: g(f"power.{a.lower()}_available_2022_gw").copy() for a in SITES}
+    g_avail = {a: ser(f"power.{a.lower()}_growth_per_year", 1 / 12) for a in SITES}
+    w_dom, s_abroad = g("power.domestic_watts_multiplier"), g("power.us_abroad_share")
+    cn_watts = {**part_watts, "frontier": 1.0, "smuggled": 1.0, "domestic": w_dom}  # W per H100e vs Western chips
+    zero = np.zeros(S)
 
-    # --- initial stock (H100e), by flow; pre-2022 Chinese holdings were legal imports
+    # --- initial stock (H100e) by flow; pre-2022 Chinese holdings were legal imports
     world0 = g("stock.initial_world_h100e")
     us0, cn0 = world0 * g("stock.initial_us_share"), world0 * g("stock.initial_china_share")
-    row0 = world0 - us0 - cn0
-    init = np.zeros((nf + 3, S))  # flows, then the power-weighted stock (GW needed) of US, China, RoW
-    init[0], init[1], init[3] = us0, row0, cn0
-    init[nf:] = np.stack([us0, cn0, row0]) * (watts / 1e9)
+    init = np.zeros((len(FLOWS), S))
+    init_flow = _named(init[None], FLOWS)
+    init_flow["US"][0], init_flow["RoW"][0], init_flow["China/legal_import"][0] = us0, world0 - us0 - cn0, cn0
+    init_gw = np.stack([us0, cn0, world0 - us0 - cn0]) * (watts / 1e9)  # [site, sample]: GW the initial stock needs
 
-    # month-major buffers [month, flow or actor, sample]: contiguous writes in the loop
-    adds = np.empty((T, nf + 3, S))
-    avail_t = np.empty((T, 3, S))
-    spend = np.empty((T, 3, S))  # USD per month by actor (US, China, RoW)
-    binding = np.full((T, 3, S), supply.GROWTH, np.int8)  # the step that bound each actor's acquisitions
+    # --- month-major buffers [month, name, sample], addressed by name
+    adds_buf = np.zeros((T, len(FLOWS), S))
+    adds = _named(adds_buf, FLOWS)
+    gw_site_buf = np.zeros((T, len(SITES), S))  # GW the month's new chips need, by the site they sit at
+    gw_site = _named(gw_site_buf, SITES)
+    kw_buf = np.empty((T, S))  # GW per H100e of each month's Western chips
+    avail_buf = np.empty((T, len(SITES), S))
+    binding_buf = np.full((T, len(ACTORS), S), supply.GROWTH, np.int8)
+    binding = _named(binding_buf, ACTORS)
     years = np.floor(t + 1e-9).astype(int)
     new_year = np.r_[True, years[1:] != years[:-1]]
-    starts, year_of = np.flatnonzero(new_year), np.cumsum(new_year) - 1  # first month of each year; year of each month
-    chain = np.zeros((len(starts), len(CHAIN_STEPS), S))  # China's domestic chain, calendar-year totals
-    # per year: HBM stockpile at the year's start, new stacks, packaging capacity, proxy packages made, and
-    # whether any month came before the HBM ban (the yearly caps of China's chain, after the loop)
+    starts, year_of = np.flatnonzero(new_year), np.cumsum(new_year) - 1
+    # calendar-year totals, accumulated month by month [year, name, sample] (small: no monthly buffers)
+    Y = len(starts)
+    spend_buf, unpowered_buf = np.zeros((Y, len(ACTORS), S)), np.zeros((Y, len(ACTORS), S))
+    spend, unpowered = _named(spend_buf, ACTORS), _named(unpowered_buf, ACTORS)
+    unsold_buf = np.zeros((Y, len(SUPPLIERS), S))
+    unsold = _named(unsold_buf, SUPPLIERS)
+    parts_h_buf, parts_chips_buf = np.zeros((Y, len(IMPORT_PARTS), S)), np.zeros((Y, len(IMPORT_PARTS), S))
+    parts_h, parts_chips = _named(parts_h_buf, IMPORT_PARTS), _named(parts_chips_buf, IMPORT_PARTS)
+    chain_buf = np.zeros((len(starts), len(CHAIN_STEPS), S))
+    chain = _named(chain_buf, CHAIN_STEPS)
     hbm_at_start, hbm_new_year, pack_year, proxy_year = (np.zeros((len(starts), S)) for _ in range(4))
     preban_year = np.zeros((len(starts), S), bool)
-    mult = np.ascontiguousarray(china_mult.T)  # [4, S]
-    m_legal = mult[1].copy()
-    w_dom = g("power.domestic_watts_multiplier")
-    offers = np.empty((nf, S))
+    in_service = {a: np.zeros(S) for a in SITES}  # GW of cohorts still in service, before this month's purchases
+
     for m in range(T):
-        tw_m = tw_t[m]
+        tw_m, y = tw_t[m], year_of[m]
+        # --- supply: Western output after Taiwan events
         if any_west:
-            wm = supply.western_month(cowos.value, ppw.value, hpp.value, hbm_w.value / 12.0, spp_w.value)
-            w_raw = wm.h100e if all_west else np.where(west_phys, wm.h100e, west)
+            wm = supply.western_month(cowos.at(m), ppw.at(m), hpp.at(m), hbm_w.at(m) / 12.0, spp_w.at(m))
+            w_raw = wm.h100e if all_west else np.where(west_phys, wm.h100e, west_growth)
             code_w = wm.binding if all_west else np.where(west_phys, wm.binding, supply.GROWTH)
         else:
-            w_raw, code_w = west, supply.GROWTH
-        w_m = w_raw * tw_m
-        a_m = events.controls_after_shift(allowed.value, t[m], shift_year, shift_level)
-        offers[3] = channels.legal_import(w_m, s_legal, a_m)
-        offers[4] = channels.smuggled(w_m, s_smug, a_m)
-        offers[0], offers[1] = channels.allocate_rest(w_m, offers[3] + offers[4], us_share)
-        euv_m = euv_t[m]
+            w_raw, code_w = west_growth, supply.GROWTH
+        west_m = w_raw * tw_m
+        a_m = events.controls_after_shift(allowed.at(m), t[m], shift_year, shift_level)
+
+        # --- supply: China's domestic chain (SMIC dies and proxy-fab dies under one HBM and packaging cap)
         delivered = proxy_t[m] * tw_m  # proxy dies come through TSMC: a disruption cuts deliveries
-        offers[2] = channels.domestic(dom_base * boost, euv_m)
-        offers[5] = delivered * proxy_growth_h100e
+        dom_h = dom_growth * boost * euv_t[m]
+        proxy_h = delivered * proxy_growth_h100e
         code_c = supply.GROWTH
         if any_phys:
-            x_w, x_h = x_w_t[m], x_h_t[m]  # EUV's effect on wafers and H100e per package (on yield: yield_t)
             banned = (t[m] >= hbm_ban) & (t[m] < hbm_end)
-            y = year_of[m]
             if m == starts[y]:
                 hbm_at_start[y] = hbm_stock
             preban_year[y] |= ~banned
-            new_m = (hbm_new.value + np.where(banned, hbm_leak.value, 0.0)) / 12.0
-            wafers_m = smic.value * ai_share.value * boost * x_w  # AI wafer starts this month
-            cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"],
-                                    None, floor, dpp, phys["hbm_stacks_per_package"], hbm_stock,
-                                    new_m, banned, backlog + delivered, pack_cap.value,
-                                    die_yield=yield_t[m], mature_yield=mature_yield)
+            new_m = (hbm_new.at(m) + np.where(banned, hbm_leak.at(m), 0.0)) / 12.0
+            wafers_m = smic.at(m) * ai_share.at(m) * boost * x_w_t[m]
+            pack_m = pack_cap.at(m)
+            cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"], None, floor, dpp,
+                                    phys["hbm_stacks_per_package"], hbm_stock, new_m, banned, backlog + delivered,
+                                    pack_m, die_yield=yield_t[m], mature_yield=mature_yield)
             hbm_stock, backlog = cm.hbm_stockpile, cm.proxy_backlog
             per_pkg = per_pkg_t[m]
-            dom_h = cm.packages * per_pkg * x_h
-            proxy_h = cm.proxy_packages * np.minimum(per_pkg, supply.PROXY_H100E_PER_PACKAGE)
-            offers[2] = dom_h if all_phys else np.where(physics, dom_h, offers[2])
-            offers[5] = proxy_h if all_phys else np.where(physics, proxy_h, offers[5])
+            dom_p = cm.packages * per_pkg * x_h_t[m]
+            proxy_p = cm.proxy_packages * np.minimum(per_pkg, supply.PROXY_H100E_PER_PACKAGE)
+            dom_h = dom_p if all_phys else np.where(physics, dom_p, dom_h)
+            proxy_h = proxy_p if all_phys else np.where(physics, proxy_p, proxy_h)
             code_c = cm.binding if all_phys else np.where(physics, cm.binding, supply.GROWTH)
-            c = chain[y]
-            for j, v in ((0, wafers_m), (1, cm.gross_dies), (2, cm.good_dies), (3, cm.die_packages),
-                         (6, cm.packages), (7, dom_h)):  # the caps (4, 5) are yearly, set after the loop
-                c[j] += v if all_phys else np.where(physics, v, 0.0)
+            for step, v in (("wafers", wafers_m), ("gross_dies", cm.gross_dies), ("good_dies", cm.good_dies),
+                            ("die_packages", cm.die_packages), ("packages", cm.packages), ("h100e", dom_p)):
+                chain[step][y] += v if all_phys else np.where(physics, v, 0.0)  # the caps are yearly, set after
             hbm_new_year[y] += new_m
-            pack_year[y] += pack_cap.value
+            pack_year[y] += pack_m
             proxy_year[y] += cm.proxy_packages
-            for x in (smic, ai_share, hbm_new, pack_cap, hbm_leak):
-                x.advance()
 
-        a = adds[m]
-        b_us = finance.budget_scale(offers[0] * price, finance.monthly_budget(capex[0].value, share))
-        b_row = finance.budget_scale(offers[1] * price, finance.monthly_budget(capex[2].value, share))
-        a[0], a[1] = offers[0] * b_us, offers[1] * b_row
-        mult[1] = finance.legal_import_price_multiplier(m_legal, a_m)
-        cost_cn = (offers[2:] * mult).sum(axis=0) * price  # USD for all China's offers this month
-        s_cn = finance.budget_scale(cost_cn, finance.monthly_budget(capex[1].value, share))
-        np.multiply(offers[2:], s_cn, out=a[2:nf])
-        spend[m, 0], spend[m, 1], spend[m, 2] = a[0] * price, cost_cn * s_cn, a[1] * price
-        binding[m, 0] = np.where(b_us < 1.0, supply.BUDGET, code_w)
-        binding[m, 1] = np.where(s_cn < 1.0, supply.BUDGET, code_c)
-        binding[m, 2] = np.where(b_row < 1.0, supply.BUDGET, code_w)
-        kw = watts / 1e9  # GW per H100e of this month's chips
-        a[nf] = a[0] * kw
-        a[nf + 1] = ((a[2] + a[5]) * w_dom + a[3] + a[4]) * kw
-        a[nf + 2] = a[1] * kw
-        avail_t[m] = avail
+        # --- money: monthly budgets (USD) and the price of the month's Western chips
+        budget = {a: finance.monthly_budget(capex[a].at(m), share) for a in ACTORS}
+        kw = kw_buf[m] = watts / 1e9  # GW per H100e of this month's Western chips
 
-        # advance every path to the next month
-        west = supply.western_production_next(west, g_area.value, g_eff.value)
-        dom_base = dom_base * g_dom.value
+        # --- power: what each site can still power this month (GW), before purchases
+        if m > 0:
+            old = m - life  # cohorts bought in month m - L retired at the end of month m - 1
+            ok = old >= 0
+            for j, a in enumerate(SITES):
+                in_service[a] += gw_site_buf[m - 1, j]
+                in_service[a] -= np.where(ok, gw_site_buf[np.maximum(old, 0), j, cols], 0.0)
+        ageing = np.maximum(0.0, 1.0 - (m + 1) / life)  # the initial stock retires linearly over L months
+        room = {a: np.maximum(avail[a] - in_service[a] - init_gw[j] * ageing, 0.0) for j, a in enumerate(SITES)}
+        for j, a in enumerate(SITES):
+            avail_buf[m, j] = avail[a]
+        cap_home, cap_abroad = room["US"] / kw, s_abroad * room["RoW"] / kw  # H100e the US can power
+        cap_row = (1.0 - s_abroad) * room["RoW"] / kw
+
+        # --- China's options: licensed parts, smuggled chips, frontier parts, domestic chips
+        live = [k for k in imports.PARTS if part_live[k][m]]  # parts some sample may buy this month
+        chips = {k: imports.offered_chips(part_avail[k].at(m), access_t[k][m],
+                                          part_cap[k].at(m) if part_cap[k] is not None else np.inf, a_m)
+                 for k in live}
+        offer = {k: chips[k] * part_h100e[k] for k in live}
+        parts_h100e = sum(offer.values()) if live else zero
+        if live:  # parts come out of Western output too
+            over = np.divide(west_m, parts_h100e, out=np.ones(S), where=parts_h100e > west_m)
+            offer = {k: v * over for k, v in offer.items()}
+            parts_h100e = parts_h100e * over
+        verified = np.where(t[m] >= lv_year, lv_cut, 0.0)
+        enforced = np.where(t[m] >= enforced_from, enforcement, 0.0)
+        smug_q = np.minimum(smuggling.route_offer_h100e(routes.at(m), enforced, verified, a_m, us_chip_t[m]),
+                            west_m - parts_h100e)  # smuggled chips are diverted Western output
+        d_us, d_row = np.minimum(budget["US"] / price, cap_home + cap_abroad), np.minimum(budget["RoW"] / price, cap_row)
+        # frontier parts: China may put any part of its budget into orders; the market below rations them by money
+        offer["frontier"] = np.where(a_m > 0, budget["China"] / price, 0.0)
+        offer["smuggled"], offer["domestic"] = smug_q, dom_h + proxy_h
+        p_cn = {**{k: part_usd_per_h100e[k] for k in live}, "frontier": price, "smuggled": price * m_smug,
+                "domestic": price * m_dom}
+        # logit weights relative to the frontier price: constant for the options priced as multiples of it
+        to_beta = np.exp(beta * np.log(price)) if live else zero  # price^beta: parts have prices of their own
+        w_cn = {**{k: w_part[k] * to_beta for k in live}, "frontier": one, "smuggled": w_smug,
+                "domestic": w_dom_base * dom_pref.at(m)}
+        bought = choice.split_budget(budget["China"], offer, p_cn, w_cn)
+        need_cn = sum(bought[k] * cn_watts[k] for k in bought) * kw
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fit = np.where(need_cn > room["China"], room["China"] / need_cn, 1.0)  # power limits China's purchases
+        unpowered["China"][y] += sum(bought.values()) * (1.0 - fit)
+        bought = {k: v * fit for k, v in bought.items()}
+
+        # --- the market: Western output (after China's parts and smuggled chips) cleared between buyers
+        licensed = sum(bought[k] for k in live) if live else zero
+        # money each buyer brings (USD); China's frontier orders ship in the share a(t) its licences allow
+        d_cn = a_m * bought["frontier"]
+        bid = {"US": budget["US"], "RoW": budget["RoW"], "China": d_cn * price}
+        demand = {"US": d_us, "RoW": d_row, "China": d_cn}
+        got, left = market.clear(np.maximum(west_m - licensed - bought["smuggled"], 0.0), demand, bid)
+        p_clear = market.clearing_price(price, got, demand, bid)
+        home = np.minimum(got["US"], cap_home)
+        adds["US"][m], adds["US/abroad"][m], adds["RoW"][m] = home, got["US"] - home, got["RoW"]
+        dom_share = np.divide(dom_h, dom_h + proxy_h, out=np.ones(S), where=(dom_h + proxy_h) > 0)
+        adds["China/domestic"][m] = bought["domestic"] * dom_share
+        adds["China/proxy_fab"][m] = bought["domestic"] * (1.0 - dom_share)
+        adds["China/legal_import"][m] = licensed + got["China"]
+        adds["China/smuggled"][m] = bought["smuggled"]
+        unsold["Western"][y] += left
+        unsold["China"][y] += np.maximum(offer["domestic"] - bought["domestic"], 0.0)
+        for k in live:
+            parts_h[k][y] += bought[k]
+            parts_chips[k][y] += bought[k] / part_h100e[k]
+        parts_h["frontier"][y] += got["China"]
+        parts_chips["frontier"][y] += got["China"] / us_chip_t[m]
+        spend_cn = sum(bought[k] * p_cn[k] for k in bought if k != "frontier") + got["China"] * p_clear
+        spend["US"][y] += got["US"] * p_clear
+        spend["RoW"][y] += got["RoW"] * p_clear
+        spend["China"][y] += spend_cn
+        unpowered["US"][y] += np.maximum(budget["US"] / price - cap_home - cap_abroad, 0.0)
+        unpowered["RoW"][y] += np.maximum(budget["RoW"] / price - cap_row, 0.0)
+
+        # --- power the new chips draw, by site and by owner
+        cn_gw = sum(bought[k] * cn_watts[k] for k in bought if k != "frontier") * kw + got["China"] * kw
+        gw_site["US"][m], gw_site["RoW"][m], gw_site["China"][m] = home * kw, (got["RoW"] + got["US"] - home) * kw, cn_gw
+
+        # --- what limited each actor this month
+        for a, d_a, cap_a in (("US", d_us, cap_home + cap_abroad), ("RoW", d_row, cap_row)):
+            met = got[a] >= d_a * (1 - 1e-9)
+            by_power = budget[a] / price > cap_a
+            binding[a][m] = np.where(met, np.where(by_power, supply.POWER, supply.BUDGET), code_w)
+        binding["China"][m] = np.where(fit < 1.0, supply.POWER,
+                                       np.where(spend_cn >= budget["China"] * (1 - 1e-9), supply.BUDGET, code_c))
+
+        # --- advance the compounding paths to the next month
+        west_growth = supply.western_production_next(west_growth, g_area.at(m), g_eff.at(m))
+        dom_growth = dom_growth * g_dom.at(m)
         boost = boost * channels.controls_boost_step(log_boost, a_m)
-        for j, x in enumerate(g_avail):
-            avail[j] *= x.value
+        for a in SITES:
+            avail[a] = avail[a] * g_avail[a].at(m)
         price = price * price_step
         watts = watts * watts_step
-        for x in (g_area, g_eff, g_dom, allowed, *capex, *g_avail):
-            x.advance()
-        if any_west:
-            for x in (cowos, ppw, hpp, hbm_w, spp_w):
-                x.advance()
         if progress is not None:
             progress(m + 1)
 
-    st = cohort_stock(adds, life, init)  # [T, flow, S]
-    installed = np.stack([st[:, 0], st[:, 2:nf].sum(axis=1), st[:, 1]], axis=1)  # [T, actor, S]
-    op, drawn = power.operational(installed, st[:, nf:], avail_t)
-    add_actor = np.stack([adds[:, 0], adds[:, 2:nf].sum(axis=1), adds[:, 1]], axis=1)
+    # --- yearly flows and stock by generation (before the cohort stocks reuse the flow buffers)
+    china_flows = tuple(f"China/{c}" for c in channels.CHANNELS)
+    add_actor = np.stack([adds["US"] + adds["US/abroad"], sum(adds[f] for f in china_flows), adds["RoW"]], axis=1)
+    abroad_gw = adds["US/abroad"] * kw_buf
+    gw_owner_buf = np.stack([gw_site["US"] + abroad_gw, gw_site["China"], gw_site["RoW"] - abroad_gw], axis=1)
+    del abroad_gw
+    ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
+    init_owner = np.stack([us0, cn0, world0 - us0 - cn0])
+    gen = generation_stock((add_actor, gw_owner_buf), life,
+                           np.concatenate([init_owner, init_gw]), t, ends)  # H100e then GW, by owner
+    del gw_owner_buf
+
+    def yearly(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(x, starts, axis=0)
+
+    add_yearly, china_add_yearly = yearly(add_actor), yearly(_block(adds_buf, FLOWS, china_flows))
+    del add_actor
+
+    # --- stocks from cohorts (in the flow buffers), then what power runs
+    st = _named(cohort_stock(adds_buf, life, init, out=adds_buf), FLOWS)  # {flow: [month, sample]}
+    china_stock = _block(adds_buf, FLOWS, china_flows)  # [month, channel, sample]
+    installed = np.stack([st["US"] + st["US/abroad"], china_stock.sum(axis=1), st["RoW"]], axis=1)
+    need_site = cohort_stock(gw_site_buf, life, init_gw, out=gw_site_buf)  # GW needed at each site
+    drawn = np.minimum(need_site, avail_buf)  # power drawn: min(needed, available)
+    runs = np.divide(drawn, need_site, out=avail_buf, where=need_site > 0)  # share each site runs
+    runs[need_site <= 0] = 1.0
+    operational = np.stack([st["US"] * runs[:, 0] + st["US/abroad"] * runs[:, 2],
+                            installed[:, 1] * runs[:, 1], st["RoW"] * runs[:, 2]], axis=1)
 
     if any_phys:  # yearly caps of China's domestic chain: what the year's HBM and packaging allowed its own dies
         spp = phys["hbm_stacks_per_package"]
         hbm_year = np.maximum((hbm_at_start + hbm_new_year) / spp - proxy_year, 0.0)
-        chain[:, 4] = np.where(physics, np.where(preban_year, np.inf, hbm_year), 0.0)
-        chain[:, 5] = np.where(physics, np.maximum(pack_year - proxy_year, 0.0), 0.0)
-    stranded = op < installed * (1.0 - 1e-9)  # power binds: chips installed that power cannot run
-    binding[stranded] = supply.POWER
-    ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
-    per_actor = np.concatenate([add_actor, adds[:, nf:]], axis=1)  # H100e then GW, by actor
-    gen = generation_stock(per_actor, life, np.concatenate([np.stack([us0, cn0, row0]), init[nf:]]), t, ends)
-    buf = {"stock_h100e": installed, "operational_h100e": op, "power_gw": drawn,
-           "china_stock_h100e": st[:, 2:nf],
-           "binding_constraint": yearly_mode(binding, starts, len(supply.BINDING)),
-           "china_supply_chain": chain,
-           "stock_by_generation_h100e": gen[:, :3], "power_by_generation_gw": gen[:, 3:],
-           "additions_h100e": np.add.reduceat(add_actor, starts, axis=0),  # calendar-year totals
-           "china_additions_h100e": np.add.reduceat(adds[:, 2:nf], starts, axis=0),
-           "spend_usd": np.add.reduceat(spend, starts, axis=0)}
-    # --- capability paths (chip and node per month; per-sample run and algorithm factors)
-    def last_knot(key: str) -> float:
-        return d.knots[key][0].times[-1] if key in d.knots else float(t[0])
+        chain["hbm_packages"][...] = np.where(physics, np.where(preban_year, np.inf, hbm_year), 0.0)
+        chain["packaging_packages"][...] = np.where(physics, np.maximum(pack_year - proxy_year, 0.0), 0.0)
+    stranded = operational < installed * (1.0 - 1e-9)  # power binds: chips installed that power cannot run
+    binding_buf[stranded] = supply.POWER
 
-    euv_chip = euv_per_package  # China's best chip gains what its packages gain
-    us_chip = capability.chip_path(d.path("capability.us_frontier_chip_h100e"), t,
-                                   last_knot("capability.us_frontier_chip_h100e"),
-                                   g("capability.frontier_chip_growth_per_year"))
-    cn_chip = capability.chip_path(supply.path_at(d.path("capability.china_best_chip_h100e"), t, t_roadmap), t_roadmap,
-                                   last_knot("capability.china_best_chip_h100e"),
-                                   g("capability.china_chip_growth_per_year"), euv_chip)
+    buf = {"stock_h100e": installed, "operational_h100e": operational, "power_gw": drawn,
+           "china_stock_h100e": china_stock, "us_abroad_h100e": st["US/abroad"],
+           "binding_constraint": yearly_mode(binding_buf, starts, len(supply.BINDING)),
+           "china_supply_chain": chain_buf,
+           "stock_by_generation_h100e": gen[:, :3], "power_by_generation_gw": gen[:, 3:],
+           "additions_h100e": add_yearly, "china_additions_h100e": china_add_yearly,
+           "spend_usd": spend_buf, "unsold_h100e": unsold_buf, "unpowered_h100e": unpowered_buf,
+           "china_imports_h100e": parts_h_buf, "china_imports_chips": parts_chips_buf,
+           "best_chip_h100e": np.stack([us_chip.T, cn_chip.T], axis=1)}
     tsmc = np.stack([g(f"capability.tsmc_{n}_year") for n in ("n7", "n5", "n3", "n2")], axis=1)
-    smic = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
-                                      g("capability.smic_node_years_after_euv"))
-    buf["best_chip_h100e"] = np.stack([us_chip.T, cn_chip.T], axis=1)  # [T, rival, S]
+    smic_nodes = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
+                                            g("capability.smic_node_years_after_euv"))
     per_sample = {
-        "tsmc_node_year": tsmc,  # [S, node]
-        "smic_node_year": smic,  # [S, node]
+        "taiwan_event_year": taiwan_year, "euv_year": euv_year,
+        "tsmc_node_year": tsmc, "smic_node_year": smic_nodes,
         "run_flop_per_h100e": capability.run_flop_per_h100e(g("capability.cluster_share"), g("capability.run_months"),
                                                             g("capability.mfu")),
         "algorithmic_progress_per_year": g("capability.algorithmic_progress_per_year"),
@@ -299,12 +410,11 @@ def simulate(d: Draws, progress: Callable[[int], None] | None = None,
         out["china_remote_h100e"][...] = remote
     else:
         out["china_remote_h100e"] = remote.astype(np.float32)
-    for k, v in (("taiwan_event_year", taiwan_year[inverse]), ("euv_year", euv_year[inverse]),
-                 *((k2, v2[inverse]) for k2, v2 in per_sample.items())):
+    for k, v in per_sample.items():
         if k in out:
-            out[k][...] = v
+            out[k][...] = v[inverse]
         else:
-            out[k] = v.astype(np.float64)
+            out[k] = v[inverse].astype(np.float64)
     out["year"] = years[starts]
     return out
 

@@ -120,6 +120,15 @@ def headline_rows(
         series_by_key = metrics.get(metric) or {}
         for key in sorted(series_by_key):
             add(f"{label} ({key})" if len(series_by_key) > 1 else label, series_by_key[key], fmt)
+    op = metrics.get("operational_h100e") or {}
+    for actor in ("US", "China"):
+        add(f"Operational stock (what power runs), {actor} (H100e)", op.get(actor), fmt_number)
+    add("US-owned stock at sites abroad (H100e)", (metrics.get("us_abroad_h100e") or {}).get("US"), fmt_number)
+    add("Western output nobody bought that year (H100e)", (metrics.get("unsold_h100e") or {}).get("Western"),
+        fmt_number)
+    for actor in ("US", "China", "RoW"):
+        add(f"Compute {actor} could pay for but not power that year (H100e)",
+            (metrics.get("unpowered_h100e") or {}).get(actor), fmt_number)
     return rows
 
 
@@ -135,15 +144,19 @@ def _headline_html(summary: Mapping[str, Any]) -> str:
         )
     else:
         parts.append('<p class="note">The summary holds no headline metrics.</p>')
-    probs = (summary.get("probabilities") or {}).get("china_overtakes_us_stock_by") or {}
+    allp = summary.get("probabilities") or {}
+    probs = allp.get("china_overtakes_us_stock_by") or {}
+    oper = allp.get("china_overtakes_us_operational_stock_by") or {}
     if probs:
         body = "".join(
-            f'<tr><th>by {_esc(y)}</th><td class="num">{_esc(fmt_percent(p))}</td></tr>'
+            f'<tr><th>by {_esc(y)}</th><td class="num">{_esc(fmt_percent(p))}</td>'
+            + (f'<td class="num">{_esc(fmt_percent(oper[y]))}</td>' if y in oper else "") + "</tr>"
             for y, p in sorted(probs.items())
         )
+        extra = "<th>P (operational stock)</th>" if oper else ""
         parts.append(
-            '<table class="probabilities"><tr><th>Probability China\'s installed stock '
-            f"overtakes the US's</th><th>P</th></tr>{body}</table>"
+            '<table class="probabilities"><tr><th>Probability China\'s stock '
+            f"overtakes the US's</th><th>P (installed stock)</th>{extra}</tr>{body}</table>"
         )
     return "\n".join(parts)
 

@@ -101,8 +101,12 @@ def presets_markdown() -> str:
                   row("China share incl. rented", "china_share_with_remote", "China", pct=True),
                   row("Years behind (stock)", "years_behind_stock", "China"), ""]
         p = s["probabilities"]["china_overtakes_us_stock_by"]
-        lines += ["P(China's stock exceeds the US's by December of): "
+        lines += ["P(China's installed stock exceeds the US's by December of): "
                   + ", ".join(f"{y}: {v:.1%}" for y, v in p.items()), ""]
+        op = s["probabilities"].get("china_overtakes_us_operational_stock_by")
+        if op:
+            lines += ["P(China's operational stock exceeds the US's by December of): "
+                      + ", ".join(f"{y}: {v:.1%}" for y, v in op.items()), ""]
     return "\n".join(lines)
 
 

@@ -139,7 +139,7 @@ def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]
         if pkey not in specs or len(parts) > 3 or field not in ENTRY_KEYS:
             hint = did_you_mean(pkey, specs)
             raise ScenarioError("unknown key to set", file=where, key=key,
-                                expected="section.parameter (e.g. channels.smuggled_share) or horizon.end",
+                                expected="section.parameter (e.g. smuggling.enforcement) or horizon.end",
                                 fix=(hint + " " if hint else "") + "run 'computerace run --help' or see docs/parameters.md")
         entry = raw.setdefault(parts[0], {}).setdefault(parts[1], {"unit": specs[pkey].unit})
         entry[field] = value

@@ -39,7 +39,7 @@ def simulate_chunk(scenario: Any, seed: int, start: int, n: int) -> dict[str, An
     from ..model.simulate import simulate
 
     d = draw(scenario, n, seed, start)
-    out: dict[str, Any] = simulate(d)
+    out: dict[str, Any] = simulate(d.inputs())
     out["truncated"] = dict(d.truncated)
     return out
 

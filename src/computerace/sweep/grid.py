@@ -10,7 +10,7 @@ A grid file is YAML (examples/smuggling_x_taiwan.yaml)::
     seed: 0                           # seed of every cell (unless a `seed` axis varies it)
     chunk: 2000                       # samples per task (memory and load balance; results do not depend on it)
     axes:                             # the cells are the Cartesian product of the axes, in this order
-      channels.smuggled_share: [0, 0.01, 0.03, 0.1]          # a parameter: a list of values ...
+      smuggling.enforcement: [0, 0.01, 0.03, 0.1]          # a parameter: a list of values ...
       events.taiwan_hazard_per_year: {from: 0, to: 0.1, steps: 5}   # ... or a range (also `step:`, `log: true`)
       # scenario: [baseline, my_scenario.yaml]               # whole scenarios (replace `base`)
       # seed: [0, 1, 2]                                      # seeds

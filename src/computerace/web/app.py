@@ -56,7 +56,7 @@ class RunRequest(BaseModel):
     scenario: str = Field("baseline", max_length=64, description="A preset name (GET /api/presets); never a path.")
     overrides: dict[str, str | float | int] = Field(
         default_factory=dict, max_length=MAX_OVERRIDES,
-        description="{'channels.smuggled_share': '0.01 to 0.05'}: values as after `--set key=`.")
+        description="{'smuggling.enforcement': '0.01 to 0.05'}: values as after `--set key=`.")
     seed: int = Field(0, ge=0, le=SEED_MAX)
     samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="Default: the server's --samples.")
 

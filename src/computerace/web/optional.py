@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 INFLUENTIAL = (
-    "channels.smuggled_share",
+    "smuggling.enforcement",
     "finance.china_capex_usd_per_year",
     "supply.china_domestic_hbm_stacks_per_year",
     "supply.cowos_wafers_per_month",
@@ -31,7 +31,7 @@ INFLUENTIAL = (
     "supply.western_h100e_per_package",
     "supply.china_h100e_per_package",
     "supply.western_packages_per_cowos_wafer",
-    "channels.legal_import_share",
+    "imports.domestic_preference",
     "events.taiwan_hazard_per_year",
     "events.euv_year",
     "power.us_growth_per_year",
