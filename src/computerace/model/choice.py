@@ -50,9 +50,13 @@ def split_budget(budget_usd: np.ndarray, offer_h100e: Mapping[str, np.ndarray], 
     w = np.stack([np.broadcast_to(weight[k], budget_usd.shape) for k in names])
     # quantities x_j = min(Q_j, lambda w_j) <=> spending s_j = p_j x_j = min(p_j Q_j, lambda p_j w_j)
     cost = q * p
-    x = q.copy()  # a budget that covers every offer buys them all
-    short = np.flatnonzero(cost.sum(axis=0) > budget_usd)  # only these samples need the split
-    if short.size:
-        x[:, short] = market.fill(np.maximum(budget_usd[short], 0.0), cost[:, short], (w * p)[:, short]) / p[:, short]
+    is_short = cost.sum(axis=0) > budget_usd  # only these samples need the split
+    if is_short.all():
+        x = market.fill(np.maximum(budget_usd, 0.0), cost, w * p) / p
+    else:
+        x = q.copy()  # a budget that covers every offer buys them all
+        short = np.flatnonzero(is_short)
+        if short.size:
+            x[:, short] = market.fill(np.maximum(budget_usd[short], 0.0), cost[:, short], (w * p)[:, short]) / p[:, short]
     out.update({k: x[i] for i, k in enumerate(names)})
     return out

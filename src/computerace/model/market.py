@@ -198,6 +198,9 @@ def clear(supply_h100e: np.ndarray, demand_h100e: Mapping[str, np.ndarray],
     two = np.ones(supply.shape, bool)
     for k in names[2:]:
         two &= d[k] <= 0
+    if len(names) >= 2 and two.all():  # the common case: no third buyer wants anything this month
+        x[a], x[b] = two_buyers(supply, d[a], d[b], w[a], w[b])
+        return x, np.maximum(supply - sum(x.values()), 0.0)
     if len(names) >= 2:
         i = np.flatnonzero(two)
         if i.size:
