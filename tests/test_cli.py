@@ -84,3 +84,10 @@ def test_presets_json_lists_baseline_with_sources():
 def test_help_lists_commands():
     p = cli("--help")
     assert p.returncode == 0 and "run" in p.stdout and "presets" in p.stdout
+
+
+def test_version_prints_the_package_version_and_exits_0():
+    import computerace
+
+    p = subprocess.run([CR, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == computerace.__version__

@@ -37,13 +37,19 @@ app.add_typer(data_app, name="data")
 app.add_typer(controls_app, name="controls")
 
 
-@app.callback()
-def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    """--version: print the version and exit 0, before any command is required (an eager option)."""
+    if value:
         from .. import __version__
 
         typer.echo(__version__)
         raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Monte Carlo forecast of the US-China AI compute race."""
 
 
 def entry() -> None:
