@@ -23,6 +23,7 @@ OFF = {
     "imports.h800_chips_per_month": 0.0,
     "imports.h20_chips_per_month": 0.0,
     "imports.h200_chips_per_month": 0.0,
+    "imports.b30a_chips_per_month": 0.0,
     "power.us_abroad_share": 0.0,
     "channels.domestic_2022_h100e_per_month": 0.0,
     "channels.domestic_growth_per_year": 1.0,

@@ -256,3 +256,16 @@ def test_model_power_freed_by_retirement_is_bought_again():
     np.testing.assert_allclose(us[:, 4:], 50_000, rtol=1e-5)
     adds = r.dataset["additions_h100e"].sel(actor="US").values.astype(np.float64)
     np.testing.assert_allclose(adds, 50_000, rtol=1e-5)
+
+
+def test_a_scenario_can_allow_a_b30a_class_part_that_the_enacted_rules_keep_closed():
+    # the rules engine keeps the B30A closed; imports.b30a_allowed_from opens it from that date on
+    common = {**PRICE, "channels__legal_import_allowed": 0.0, "imports__b30a_chips_per_month": 1000.0,
+              "supply__western_production_2022_h100e_per_month": 1e6}
+    closed = run_with(**common)
+    opened = run_with(**common, imports__b30a_allowed_from=2027.0)
+    assert (yearly(closed, "china_imports_chips", part="b30a", year=2028) == 0).all()
+    np.testing.assert_allclose(yearly(opened, "china_imports_chips", part="b30a", year=2026), 0)
+    np.testing.assert_allclose(yearly(opened, "china_imports_chips", part="b30a", year=2028), 12_000, rtol=1e-6)
+    h = yearly(opened, "china_imports_h100e", part="b30a", year=2028)
+    np.testing.assert_allclose(h / 12_000, 1125 / 989.4, rtol=1e-6)  # half a B300's dense BF16

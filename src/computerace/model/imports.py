@@ -22,9 +22,12 @@ from functools import lru_cache
 
 import numpy as np
 
-#: China-bound parts, by catalog chip id: A800 and H800 (Oct 2022 - Oct 2023), H20 (Nov 2023 - 2025), and the
-#: H200 under the January 2026 case-by-case rule (standing for "the H200 and its equivalents").
-PARTS = ("a800", "h800", "h20", "h200")
+#: China-bound parts, by catalog chip id: A800 and H800 (Oct 2022 - Oct 2023), H20 (Nov 2023 - 2025), the
+#: H200 under the January 2026 case-by-case rule (standing for "the H200 and its equivalents"), and a B30A-class
+#: Blackwell part, not approved, offered only from imports.b30a_allowed_from when a scenario sets that date.
+PARTS = ("a800", "h800", "h20", "h200", "b30a")
+#: Parts a scenario may allow beyond the enacted rules: {part: parameter with the date from which it is open}.
+SCENARIO_ALLOWED = {"b30a": "imports.b30a_allowed_from"}
 #: Reference chip for power per H100e (watts of a part relative to the H100's per H100e).
 _H100 = "h100-sxm"
 
@@ -45,6 +48,11 @@ def part_specs() -> dict[str, tuple[float, float]]:
         h = c.h100e("bf16") or 0.0
         out[k] = (h, (c.tdp_w / h) / (h100.tdp_w / 1.0) if h and c.tdp_w and h100.tdp_w else 1.0)
     return out
+
+
+def scenario_access(engine_access_t: np.ndarray, t_years: np.ndarray, allowed_from: np.ndarray) -> np.ndarray:
+    """Access [month, sample]: the rules engine's, or 1 from a scenario's `allowed_from` date (decimal year) on."""
+    return np.where(t_years[:, None] >= allowed_from[None, :], 1.0, engine_access_t)
 
 
 def offered_chips(available_chips: np.ndarray, access: np.ndarray, rule_cap_chips: np.ndarray | float,

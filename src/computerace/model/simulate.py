@@ -133,6 +133,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     part_cap = {k: (ser(f"imports.{k}_rule_cap_chips_per_month") if f"imports.{k}_rule_cap_chips_per_month" in
                     inp.scalars or f"imports.{k}_rule_cap_chips_per_month" in inp.knots else None) for k in imports.PARTS}
     access_t = {k: np.ascontiguousarray(inp.access[k].T) if k in inp.access else np.zeros((T, S)) for k in imports.PARTS}
+    for k, key in imports.SCENARIO_ALLOWED.items():  # parts a scenario allows beyond the enacted rules
+        access_t[k] = imports.scenario_access(access_t[k], t, g(key))
     part_live = {k: access_t[k].any(axis=1) for k in imports.PARTS}  # [month]: the part is open to some sample
     part_usd_per_h100e = {k: part_price[k] / part_h100e[k] for k in imports.PARTS}
     routes = ser("smuggling.route_capacity_chips_per_year")
