@@ -205,12 +205,13 @@ def test_model_smuggled_flow_is_route_capacity_times_the_frontier_chip():
     np.testing.assert_allclose(yearly(r, "china_additions_h100e", channel="smuggled", year=2024), expected, rtol=1e-5)
 
 
+# 10k H100e a month offered; constant 1 kW per H100e and 0.05 GW of US power: the US can power 50k H100e
+POWER_50K = {**PRICE, "supply__western_production_2022_h100e_per_month": 1e4, "power__watts_per_h100e_2024": 1000.0,
+             "power__watts_decline_per_year": 1.0, "power__us_available_2022_gw": 0.05}
+
+
 def test_model_power_limits_purchases_and_reports_what_it_could_not_take():
-    # constant 1 kW per H100e and 0.05 GW of US power: the US can install 50k H100e, never more
-    r = run_with(**PRICE, **{"supply__western_production_2022_h100e_per_month": 1e4,
-                             "power__watts_per_h100e_2024": 1000.0, "power__watts_decline_per_year": 1.0,
-                             "power__us_available_2022_gw": 0.05, "finance__row_capex_usd_per_year": 0.0,
-                             "channels__legal_import_allowed": 0.0})
+    r = run_with(**POWER_50K)
     us = r.dataset["stock_h100e"].sel(actor="US").values.astype(np.float64)
     np.testing.assert_allclose(us[:, 10:], 50_000, rtol=1e-5)  # 10k a month for 5 months, then capped
     np.testing.assert_allclose(r.dataset["operational_h100e"].sel(actor="US").values, us, rtol=1e-6)
@@ -219,10 +220,7 @@ def test_model_power_limits_purchases_and_reports_what_it_could_not_take():
 
 
 def test_model_us_places_chips_abroad_where_power_is():
-    r = run_with(**PRICE, **{"supply__western_production_2022_h100e_per_month": 1e4,
-                             "power__watts_per_h100e_2024": 1000.0, "power__watts_decline_per_year": 1.0,
-                             "power__us_available_2022_gw": 0.05, "power__us_abroad_share": 1.0,
-                             "finance__row_capex_usd_per_year": 0.0})
+    r = run_with(**POWER_50K, power__us_abroad_share=1.0)
     us = r.dataset["stock_h100e"].sel(actor="US").values.astype(np.float64)
     abroad = r.dataset["us_abroad_h100e"].values.astype(np.float64)
     t = np.arange(us.shape[1])
@@ -249,9 +247,7 @@ def test_market_results_do_not_depend_on_chunk_size_when_china_buys_frontier_par
 def test_model_power_freed_by_retirement_is_bought_again():
     # 0.05 GW at 1 kW per H100e powers 50,000 H100e; chips live 12 months. The US fills its power in the first
     # five months, then buys exactly what retires: 50,000 H100e a year, and the stock stays at 50,000.
-    r = run_with(**PRICE, **{"supply__western_production_2022_h100e_per_month": 1e4,
-                             "power__watts_per_h100e_2024": 1000.0, "power__watts_decline_per_year": 1.0,
-                             "power__us_available_2022_gw": 0.05, "stock__useful_life_years": 1.0})
+    r = run_with(**POWER_50K, stock__useful_life_years=1.0)
     us = r.dataset["stock_h100e"].sel(actor="US").values.astype(np.float64)
     np.testing.assert_allclose(us[:, 4:], 50_000, rtol=1e-5)
     adds = r.dataset["additions_h100e"].sel(actor="US").values.astype(np.float64)
