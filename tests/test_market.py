@@ -265,3 +265,13 @@ def test_a_scenario_can_allow_a_b30a_class_part_that_the_enacted_rules_keep_clos
     np.testing.assert_allclose(yearly(opened, "china_imports_chips", part="b30a", year=2028), 12_000, rtol=1e-6)
     h = yearly(opened, "china_imports_h100e", part="b30a", year=2028)
     np.testing.assert_allclose(h / 12_000, 1125 / 989.4, rtol=1e-6)  # half a B300's dense BF16
+
+
+def test_power_headroom_closed_form():
+    from computerace.model import power
+
+    # 10 GW available, 6 GW of cohorts in service, 2 GW of initial stock with L = 4 months, month 1: half retired
+    r = power.headroom_gw(np.array([10.0]), np.array([6.0]), np.array([2.0]), 1, np.array([4]))
+    assert r[0] == pytest.approx(10 - 6 - 2 * 0.5)
+    assert power.headroom_gw(np.array([5.0]), np.array([6.0]), np.array([0.0]), 0, np.array([4]))[0] == 0.0
+    assert power.in_service_next(np.array([6.0]), np.array([1.0]), np.array([0.5]))[0] == pytest.approx(6.5)

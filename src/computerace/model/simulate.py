@@ -247,10 +247,9 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             old = m - life  # cohorts bought in month m - L retired at the end of month m - 1
             ok = old >= 0
             for j, a in enumerate(SITES):
-                in_service[a] += gw_site_buf[m - 1, j]
-                in_service[a] -= np.where(ok, gw_site_buf[np.maximum(old, 0), j, cols], 0.0)
-        ageing = np.maximum(0.0, 1.0 - (m + 1) / life)  # the initial stock retires linearly over L months
-        room = {a: np.maximum(avail[a] - in_service[a] - init_gw[j] * ageing, 0.0) for j, a in enumerate(SITES)}
+                in_service[a] = power.in_service_next(
+                    in_service[a], gw_site_buf[m - 1, j], np.where(ok, gw_site_buf[np.maximum(old, 0), j, cols], 0.0))
+        room = {a: power.headroom_gw(avail[a], in_service[a], init_gw[j], m, life) for j, a in enumerate(SITES)}
         for j, a in enumerate(SITES):
             avail_buf[m, j] = avail[a]
         cap_home, cap_abroad = room["US"] / kw, s_abroad * room["RoW"] / kw  # H100e the US can power
