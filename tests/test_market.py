@@ -275,3 +275,13 @@ def test_power_headroom_closed_form():
     assert r[0] == pytest.approx(10 - 6 - 2 * 0.5)
     assert power.headroom_gw(np.array([5.0]), np.array([6.0]), np.array([0.0]), 0, np.array([4]))[0] == 0.0
     assert power.in_service_next(np.array([6.0]), np.array([1.0]), np.array([0.5]))[0] == pytest.approx(6.5)
+
+
+def test_capex_is_recorded_beside_what_was_spent_on_accelerators():
+    # a constant $1.2B a year of capex; the accelerator budget is compute_share (1 in PRICE) of it
+    r = run_with(**PRICE, **{"supply__western_production_2022_h100e_per_month": 1e6,
+                             "finance__us_capex_usd_per_year": 1.2e9})
+    capex = yearly(r, "capex_usd", actor="US", year=2024)
+    np.testing.assert_allclose(capex, 1.2e9, rtol=1e-6)
+    np.testing.assert_allclose(yearly(r, "spend_usd", actor="US", year=2024), 1.2e9, rtol=1e-6)  # budget-bound
+    assert r.summary()["metrics"]["capex_usd"]["US"]["2024"]["p50"] == pytest.approx(1.2e9, rel=1e-6)

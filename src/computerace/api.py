@@ -69,6 +69,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "china_additions_h100e": np.empty((samples, len(uyears), 4), np.float32),
         "spend_usd": np.empty((samples, len(uyears), 3), np.float32),
         "us_abroad_h100e": np.empty((samples, T), np.float32),
+        "capex_usd": np.empty((samples, len(uyears), 3), np.float32),
         "unsold_h100e": np.empty((samples, len(uyears), len(SUPPLIERS)), np.float32),
         "unpowered_h100e": np.empty((samples, len(uyears), 3), np.float32),
         "china_imports_h100e": np.empty((samples, len(uyears), len(IMPORT_PARTS)), np.float32),
@@ -92,7 +93,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
 
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
               "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "spend_usd", "best_chip_h100e",
-              "us_abroad_h100e", "unsold_h100e", "unpowered_h100e", "china_imports_h100e", "china_imports_chips",
+              "us_abroad_h100e", "capex_usd", "unsold_h100e", "unpowered_h100e", "china_imports_h100e", "china_imports_chips",
               "binding_constraint", "china_supply_chain", "stock_by_generation_h100e", "power_by_generation_gw",
               "tsmc_node_year", "smic_node_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
               "china_cluster_share_ratio")
@@ -119,6 +120,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     units = {"stock_h100e": "H100e", "operational_h100e": "H100e", "power_gw": "GW",
              "china_stock_h100e": "H100e", "china_remote_h100e": "H100e", "additions_h100e": "H100e/year",
              "china_additions_h100e": "H100e/year", "spend_usd": "USD/year", "us_abroad_h100e": "H100e",
+             "capex_usd": "USD/year",
              "unsold_h100e": "H100e/year", "unpowered_h100e": "H100e/year", "china_imports_h100e": "H100e/year",
              "china_imports_chips": "chips/year",
              "binding_constraint": "code", "china_supply_chain": "per year (wafers, dies, packages, H100e)",
@@ -131,6 +133,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "operational_h100e": "installed compute that available power can run (US-owned chips abroad run on RoW's power)",
         "power_gw": "power drawn by operational compute, by site (US-owned chips abroad draw RoW's power)",
         "us_abroad_h100e": "US-owned compute installed at sites in the rest of the world (included in the US stock)",
+        "capex_usd": "each actor's AI-relevant capital expenditure in each calendar year (compute_share of it buys "
+                     "accelerators: spend_usd)",
         "unsold_h100e": "output nobody bought in each calendar year: Western accelerators after the market, China's "
                         "domestic packages its buyers did not take",
         "unpowered_h100e": "compute each actor could pay for but had no power for in the month it was offered",
@@ -166,6 +170,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
             "additions_h100e": ("sample", "year", "actor"), "china_additions_h100e": ("sample", "year", "channel"),
             "spend_usd": ("sample", "year", "actor"), "binding_constraint": ("sample", "year", "actor"),
             "us_abroad_h100e": ("sample", "month"), "unsold_h100e": ("sample", "year", "supplier"),
+            "capex_usd": ("sample", "year", "actor"),
             "unpowered_h100e": ("sample", "year", "actor"), "china_imports_h100e": ("sample", "year", "part"),
             "china_imports_chips": ("sample", "year", "part"),
             "china_supply_chain": ("sample", "year", "step"),

@@ -12,7 +12,8 @@ Definitions (docs/metrics.md):
 - years_behind_<axis> for the axes in AXES (docs/metrics.md): the same lag on other paths.
 - china_overtakes_us_stock_by[Y] = P(China's installed stock exceeds the US's in some month up to December Y);
   china_overtakes_us_operational_stock_by[Y] the same on operational stock (what available power runs).
-- unsold_h100e (Western, China), unpowered_h100e (by actor), china_imports_h100e / _chips (by part): per calendar
+- capex_usd (by actor: AI capex per calendar year, beside spend_usd on accelerators), unsold_h100e (Western,
+  China), unpowered_h100e (by actor), china_imports_h100e / _chips (by part): per calendar
   year; us_abroad_h100e: US-owned stock at sites in the rest of the world (part of the US stock).
 - years_behind_at_most[axis][YYYY-12][k] = P(years behind <= k), k = 1..10, censored samples counting as > k.
 """
@@ -243,7 +244,8 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
             metrics["china_supply_chain"][str(st)] = _table(chain[:, ok, j], [y for y, o in zip(ylabels, ok, strict=True) if o])
 
     # supply meets demand: what nobody bought, what power could not take, US-owned chips abroad, imports by part
-    for var, dim in (("unsold_h100e", "supplier"), ("unpowered_h100e", "actor"), ("china_imports_h100e", "part"),
+    for var, dim in (("capex_usd", "actor"), ("unsold_h100e", "supplier"), ("unpowered_h100e", "actor"),
+                     ("china_imports_h100e", "part"),
                      ("china_imports_chips", "part")):
         if var in ds:
             arr = ds[var].values.astype(np.float64)  # [S, year, key]

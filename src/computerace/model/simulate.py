@@ -186,6 +186,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     Y = len(starts)
     spend_buf, unpowered_buf = np.zeros((Y, len(ACTORS), S)), np.zeros((Y, len(ACTORS), S))
     spend, unpowered = _named(spend_buf, ACTORS), _named(unpowered_buf, ACTORS)
+    capex_buf = np.zeros((Y, len(ACTORS), S))  # each actor's AI capex, beside what it spent on accelerators
+    capex_y = _named(capex_buf, ACTORS)
     unsold_buf = np.zeros((Y, len(SUPPLIERS), S))
     unsold = _named(unsold_buf, SUPPLIERS)
     parts_h_buf, parts_chips_buf = np.zeros((Y, len(IMPORT_PARTS), S)), np.zeros((Y, len(IMPORT_PARTS), S))
@@ -239,7 +241,10 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             proxy_year[y] += cm.proxy_packages
 
         # --- money: monthly budgets (USD) and the price of the month's Western chips
-        budget = {a: finance.monthly_budget(capex[a].at(m), share) for a in ACTORS}
+        capex_m = {a: capex[a].at(m) for a in ACTORS}
+        budget = {a: finance.monthly_budget(capex_m[a], share) for a in ACTORS}
+        for a in ACTORS:
+            capex_y[a][y] += capex_m[a] / 12.0
         kw = kw_buf[m] = watts / 1e9  # GW per H100e of this month's Western chips
 
         # --- power: what each site can still power this month (GW), before purchases
@@ -382,7 +387,7 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
            "china_supply_chain": chain_buf,
            "stock_by_generation_h100e": gen[:, :3], "power_by_generation_gw": gen[:, 3:],
            "additions_h100e": add_yearly, "china_additions_h100e": china_add_yearly,
-           "spend_usd": spend_buf, "unsold_h100e": unsold_buf, "unpowered_h100e": unpowered_buf,
+           "spend_usd": spend_buf, "capex_usd": capex_buf, "unsold_h100e": unsold_buf, "unpowered_h100e": unpowered_buf,
            "china_imports_h100e": parts_h_buf, "china_imports_chips": parts_chips_buf,
            "best_chip_h100e": np.stack([us_chip.T, cn_chip.T], axis=1)}
     tsmc = np.stack([g(f"capability.tsmc_{n}_year") for n in ("n7", "n5", "n3", "n2")], axis=1)
