@@ -280,7 +280,8 @@ def test_power_headroom_closed_form():
 def test_capex_is_recorded_beside_what_was_spent_on_accelerators():
     # a constant $1.2B a year of capex; the accelerator budget is compute_share (1 in PRICE) of it
     r = run_with(**PRICE, **{"supply__western_production_2022_h100e_per_month": 1e6,
-                             "finance__us_capex_usd_per_year": 1.2e9})
+                             "finance__us_capex_usd_per_year": 1.2e9,
+                             "stock__initial_world_h100e": 1e6})  # China holds some stock: finite US:China ratios
     capex = yearly(r, "capex_usd", actor="US", year=2024)
     np.testing.assert_allclose(capex, 1.2e9, rtol=1e-6)
     np.testing.assert_allclose(yearly(r, "spend_usd", actor="US", year=2024), 1.2e9, rtol=1e-6)  # budget-bound
