@@ -286,3 +286,17 @@ def test_capex_is_recorded_beside_what_was_spent_on_accelerators():
     np.testing.assert_allclose(capex, 1.2e9, rtol=1e-6)
     np.testing.assert_allclose(yearly(r, "spend_usd", actor="US", year=2024), 1.2e9, rtol=1e-6)  # budget-bound
     assert r.summary()["metrics"]["capex_usd"]["US"]["2024"]["p50"] == pytest.approx(1.2e9, rel=1e-6)
+
+
+def test_china_powers_what_it_buys_outright_first_then_its_frontier_orders():
+    # 0.05 GW at 1 kW per H100e: room for 50k H100e. Month 0: the 1,000 domestic H100e on offer are bought and
+    # powered; the frontier orders (any part of a large budget) get the power left, 49k. Nothing fits afterwards.
+    r = run_with(**PRICE, **{"supply__western_production_2022_h100e_per_month": 1e5,
+                             "channels__legal_import_allowed": 1.0, "finance__us_capex_usd_per_year": 0.0,
+                             "channels__domestic_2022_h100e_per_month": 1000.0,
+                             "power__domestic_watts_multiplier": 1.0, "power__watts_per_h100e_2024": 1000.0,
+                             "power__watts_decline_per_year": 1.0, "power__china_available_2022_gw": 0.05})
+    cs = r.dataset["china_stock_h100e"]
+    np.testing.assert_allclose(cs.sel(channel="domestic").values[:, -1], 1000.0, rtol=1e-6)
+    np.testing.assert_allclose(cs.sel(channel="legal_import").values[:, -1], 49_000.0, rtol=1e-6)
+    assert (yearly(r, "unpowered_h100e", actor="China", year=2030) > 0).all()

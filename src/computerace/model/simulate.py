@@ -286,16 +286,21 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         w_cn = {**{k: w_part[k] * to_beta for k in live}, "frontier": one, "smuggled": w_smug,
                 "domestic": w_dom_base * dom_pref.at(m)}
         bought = choice.split_budget(budget["China"], offer, p_cn, w_cn)
-        need_cn = sum(bought[k] * cn_watts[k] for k in bought) * kw
+        # power limits China's purchases: what it buys outright first, then its frontier orders get what is left
+        need_cn = sum(bought[k] * cn_watts[k] for k in bought if k != "frontier") * kw
         with np.errstate(divide="ignore", invalid="ignore"):
-            fit = np.where(need_cn > room["China"], room["China"] / need_cn, 1.0)  # power limits China's purchases
-        unpowered["China"][y] += sum(bought.values()) * (1.0 - fit)
-        bought = {k: v * fit for k, v in bought.items()}
+            fit = np.where(need_cn > room["China"], room["China"] / need_cn, 1.0)
+        unpowered["China"][y] += sum(bought[k] for k in bought if k != "frontier") * (1.0 - fit)
+        bought = {k: v if k == "frontier" else v * fit for k, v in bought.items()}
+        # China's frontier orders ship in the share a(t) its licences allow, within the power it has left
+        ordered = a_m * bought["frontier"]
+        d_cn = np.minimum(ordered, np.maximum(room["China"] - need_cn * fit, 0.0) / kw)
+        unpowered["China"][y] += ordered - d_cn
+        cn_power_bound = (fit < 1.0) | (ordered > d_cn * (1 + 1e-9))
 
         # --- the market: Western output (after China's parts and smuggled chips) cleared between buyers
         licensed = sum(bought[k] for k in live) if live else zero
-        # money each buyer brings (USD); China's frontier orders ship in the share a(t) its licences allow
-        d_cn = a_m * bought["frontier"]
+        # money each buyer brings (USD)
         bid = {"US": budget["US"], "RoW": budget["RoW"], "China": d_cn * price}
         demand = {"US": d_us, "RoW": d_row, "China": d_cn}
         got, left = market.clear(np.maximum(west_m - licensed - bought["smuggled"], 0.0), demand, bid)
@@ -330,7 +335,7 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             met = got[a] >= d_a * (1 - 1e-9)
             by_power = budget[a] / price > cap_a
             binding[a][m] = np.where(met, np.where(by_power, supply.POWER, supply.BUDGET), code_w)
-        binding["China"][m] = np.where(fit < 1.0, supply.POWER,
+        binding["China"][m] = np.where(cn_power_bound, supply.POWER,
                                        np.where(spend_cn >= budget["China"] * (1 - 1e-9), supply.BUDGET, code_c))
 
         # --- advance the compounding paths to the next month
