@@ -300,3 +300,33 @@ def test_china_powers_what_it_buys_outright_first_then_its_frontier_orders():
     np.testing.assert_allclose(cs.sel(channel="domestic").values[:, -1], 1000.0, rtol=1e-6)
     np.testing.assert_allclose(cs.sel(channel="legal_import").values[:, -1], 49_000.0, rtol=1e-6)
     assert (yearly(r, "unpowered_h100e", actor="China", year=2030) > 0).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e6), st.floats(0, 1e6), st.floats(0, 1e6), st.floats(0, 1e6),
+                          st.floats(0, 1e6), st.floats(0, 1e6), st.floats(0, 1e6), WEIGHT, WEIGHT, WEIGHT),
+                min_size=1, max_size=5))
+def test_the_compiled_market_pass_is_clear_and_clearing_price(rows):
+    w, da, db, dc = (np.array([r[i] for r in rows]) for i in range(4))
+    ba, bb, bc = (np.array([r[i] * 1e3 for r in rows]) for i in (7, 8, 9))
+    p = np.array([r[4] + 1.0 for r in rows])
+    demand, bid = {"a": da, "b": db, "c": dc}, {"a": ba, "b": bb, "c": bc}
+    got, unsold = market.clear(w, demand, bid)
+    ref_p = market.clearing_price(p, got, demand, bid)
+    got2, unsold2, p2 = market.clear_priced(w, demand, bid, p)
+    for k in demand:
+        np.testing.assert_allclose(got2[k], got[k], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(unsold2, unsold, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(p2, ref_p, rtol=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.floats(0, 1e9), st.lists(st.tuples(st.floats(0, 1e6), st.floats(1.0, 1e5), WEIGHT), min_size=1, max_size=6))
+def test_the_compiled_split_is_the_numpy_split(budget, options):
+    offer = {f"o{i}": np.array([q]) for i, (q, _, _) in enumerate(options)}
+    price = {f"o{i}": np.array([p]) for i, (_, p, _) in enumerate(options)}
+    weight = {f"o{i}": np.array([w]) for i, (_, _, w) in enumerate(options)}
+    a = choice.split_budget(np.array([budget]), offer, price, weight)
+    b = choice.split_budget_reference(np.array([budget]), offer, price, weight)
+    for k in offer:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-6)

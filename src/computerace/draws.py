@@ -49,7 +49,8 @@ class Draws:
     quantiles: dict[str, np.ndarray]
     events: dict[str, np.ndarray]
     truncated: dict[str, int] = field(default_factory=dict)
-    access: dict[str, np.ndarray] = field(default_factory=dict)  # {licensed part: [sample, month]} access 0..1
+    # {licensed part: (open [month], licence-conditional [month])}: the rules engine's access, the same for all samples
+    access: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def inputs(self) -> Inputs:
         """The arrays the model reads (model/inputs.Inputs); licensed-part access rides along as events."""
@@ -61,8 +62,7 @@ class Draws:
                      {k: v[order] for k, v in self.scalars.items()},
                      {k: (s, v[order]) for k, (s, v) in self.knots.items()},
                      {k: v[order] for k, v in self.quantiles.items()},
-                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated),
-                     {k: v[order] for k, v in self.access.items()})
+                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated), dict(self.access))
 
     def get(self, key: str) -> np.ndarray:
         """[sample] for a scalar parameter, [sample, month] for a time series."""
@@ -95,10 +95,11 @@ def _normals(seed: int, start: int, n: int, width: int) -> np.ndarray:
 
 
 def _controls_schedule(scenario: Scenario, months: np.ndarray, t: np.ndarray, scalars: dict[str, np.ndarray],
-                       knots: dict[str, tuple[Series, np.ndarray]]) -> dict[str, np.ndarray]:
-    """China's access to each licensed part per month ({part: [sample, month]}) from the export-control engine,
-    and, for `legal_import_allowed: controls`, the frontier access a(t) it implies (written into `knots`)."""
-    from .model.controls import allowed_path
+                       knots: dict[str, tuple[Series, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """China's access to each licensed part per month from the export-control engine, as {part: (open [month],
+    licence-conditional [month])} 0/1 arrays (the same for every sample: access = open + conditional x the sampled
+    shipped share), and, for `legal_import_allowed: controls`, the frontier access a(t) (written into `knots`)."""
+    from .model.controls import access_schedule, allowed_path
     from .model.imports import PARTS
     from .scenario.distributions import ControlsSchedule
 
@@ -106,10 +107,11 @@ def _controls_schedule(scenario: Scenario, months: np.ndarray, t: np.ndarray, sc
     v = scenario.parameters[key].value
     labels = tuple(str(m) for m in months.astype("datetime64[M]"))
     freeze = labels.index(v.freeze_after) if isinstance(v, ControlsSchedule) and v.freeze_after in labels else None
-    cond = scalars["channels.conditional_licence_share"]
-    access = {k: allowed_path(labels, cond, freeze, chip=k, parts=PARTS) for k in PARTS}
+    idx = np.arange(len(labels)) if freeze is None else np.minimum(np.arange(len(labels)), freeze)
+    sched = access_schedule(labels, PARTS)
+    access = {k: (np.asarray(sched[k][0])[idx], np.asarray(sched[k][1])[idx]) for k in PARTS}
     if isinstance(v, ControlsSchedule):
-        a = allowed_path(labels, cond, freeze, parts=PARTS)
+        a = allowed_path(labels, scalars["channels.conditional_licence_share"], freeze, parts=PARTS)
         scalars.pop(key, None)
         knots[key] = (Series(tuple(float(x) for x in t), tuple(v for _ in t), "step"), a)
     return access

@@ -50,9 +50,17 @@ def part_specs() -> dict[str, tuple[float, float]]:
     return out
 
 
-def scenario_access(engine_access_t: np.ndarray, t_years: np.ndarray, allowed_from: np.ndarray) -> np.ndarray:
-    """Access [month, sample]: the rules engine's, or 1 from a scenario's `allowed_from` date (decimal year) on."""
-    return np.where(t_years[:, None] >= allowed_from[None, :], 1.0, engine_access_t)
+def access_at(schedule: tuple[np.ndarray, np.ndarray], month: int, conditional_share: np.ndarray, t_year: float,
+              allowed_from: np.ndarray | None = None) -> np.ndarray | float:
+    """China's access to a part in one month: open + conditional x c (the shipped share), or 1 from a scenario's
+    `allowed_from` date (decimal year) on. schedule: (open [month], conditional [month]) 0/1 from the rules engine.
+    Returns [sample] (or a scalar when it is the same for every sample).
+    """
+    o, c = schedule[0][month], schedule[1][month]
+    access = o + c * conditional_share if c > 0 else float(o)
+    if allowed_from is not None:
+        access = np.where(t_year >= allowed_from, 1.0, access)
+    return access
 
 
 def offered_chips(available_chips: np.ndarray, access: np.ndarray, rule_cap_chips: np.ndarray | float,

@@ -99,8 +99,9 @@ class Inputs:
     """Every sampled input of `n` samples, as arrays.
 
     t_years: [month] decimal year at each month start; scalars {key: [sample]}; knots {key: (series spec,
-    [sample, knot] values)}; events {stream: [sample] uniforms}; access {licensed part: [sample, month]}: China's
-    access to the part each month (1 open, the shipped share if licence-conditional, 0 closed).
+    [sample, knot] values)}; events {stream: [sample] uniforms}; access {licensed part: (open [month],
+    licence-conditional [month])} 0/1 from the export-control rules, the same for every sample (China's access to
+    the part is open + conditional x the sampled shipped share, channels.conditional_licence_share).
     """
 
     n: int
@@ -108,7 +109,7 @@ class Inputs:
     scalars: Mapping[str, np.ndarray]
     knots: Mapping[str, tuple[SeriesSpec, np.ndarray]]
     events: Mapping[str, np.ndarray]
-    access: Mapping[str, np.ndarray]
+    access: Mapping[str, tuple[np.ndarray, np.ndarray]]
 
     def scalar(self, key: str) -> np.ndarray:
         """[sample] values of a scalar parameter."""
@@ -137,5 +138,4 @@ class Inputs:
         """The same inputs with samples reordered by `order`."""
         return Inputs(self.n, self.t_years, {k: v[order] for k, v in self.scalars.items()},
                       {k: (s, v[order]) for k, (s, v) in self.knots.items()},
-                      {k: v[order] for k, v in self.events.items()},
-                      {k: v[order] for k, v in self.access.items()})
+                      {k: v[order] for k, v in self.events.items()}, self.access)

@@ -141,14 +141,81 @@ def _clear_all(supply, demand, weights, out):  # pragma: no cover - compiled
                 out[j, s] += o[j]
 
 
+def _clear_priced_all(supply, demand, bid, list_price, out, unsold, price):  # pragma: no cover - compiled
+    """clear + clearing_price for every sample in one pass (the rules of `two_buyers`, `clear`, `clearing_price`)."""
+    k, n = demand.shape
+    c, w, o, active = np.empty(k), np.empty(k), np.empty(k), np.empty(k, np.bool_)
+    for s in range(n):
+        sup = max(supply[s], 0.0)
+        two = k >= 2
+        for j in range(2, k):
+            if demand[j, s] > 0.0:
+                two = False
+        if two:
+            for j in range(k):
+                out[j, s] = 0.0
+            da, db = max(demand[0, s], 0.0), max(demand[1, s], 0.0)
+            wsum = bid[0, s] + bid[1, s]
+            sa = bid[0, s] / wsum if wsum > 0.0 else 0.5
+            xa = min(da, max(sup * sa, sup - db))
+            out[0, s], out[1, s] = xa, min(db, sup - xa)
+        else:
+            zero_weight = False
+            for j in range(k):
+                c[j], w[j] = max(demand[j, s], 0.0), bid[j, s]
+                zero_weight |= w[j] <= 0.0
+            _fill_sample(sup, c, w, o, active)
+            left = sup
+            for j in range(k):
+                out[j, s] = o[j]
+                left -= o[j]
+            if zero_weight and left > 0.0:
+                for j in range(k):
+                    c[j] = max(demand[j, s], 0.0) - out[j, s]
+                    w[j] = 1.0 if bid[j, s] <= 0.0 else 0.0
+                _fill_sample(left, c, w, o, active)
+                for j in range(k):
+                    out[j, s] += o[j]
+        total, p = 0.0, list_price[s]
+        for j in range(k):
+            x = out[j, s]
+            total += x
+            if x > 0.0 and x < demand[j, s] * (1.0 - 1e-12) and bid[j, s] / x > p:
+                p = bid[j, s] / x
+        unsold[s] = max(sup - total, 0.0)
+        price[s] = p
+
+
+def _split_all(budget, q, p, w, out):  # pragma: no cover - compiled; choice.split_budget_reference is the rule
+    """China's split (model/choice.py) for every sample: x = q where the budget covers every offer, else the
+    water-filling of the budget over spending p q with weights p w, back in quantities."""
+    k, n = q.shape
+    c, ww, o, active = np.empty(k), np.empty(k), np.empty(k), np.empty(k, np.bool_)
+    for s in range(n):
+        total = 0.0
+        for j in range(k):
+            c[j] = max(q[j, s], 0.0) * p[j, s]
+            total += c[j]
+        if total <= budget[s]:
+            for j in range(k):
+                out[j, s] = max(q[j, s], 0.0)
+            continue
+        for j in range(k):
+            ww[j] = w[j, s] * p[j, s]
+        _fill_sample(max(budget[s], 0.0), c, ww, o, active)
+        for j in range(k):
+            out[j, s] = o[j] / p[j, s]
+
+
 try:
     import numba
 
     _jit = numba.njit(cache=True, nogil=True)
     _fill_sample = _jit(_fill_sample)
-    _fill_kernel, _clear_kernel = _jit(_fill_all), _jit(_clear_all)
+    _fill_kernel, _clear_kernel, _clear_priced_kernel = _jit(_fill_all), _jit(_clear_all), _jit(_clear_priced_all)
+    split_kernel = _jit(_split_all)
 except ImportError:  # pragma: no cover - numba is a dependency; the numpy rules stay correct without it
-    _fill_kernel = _clear_kernel = None
+    _fill_kernel = _clear_kernel = _clear_priced_kernel = split_kernel = None
 
 
 def two_buyers(supply: np.ndarray, d_a: np.ndarray, d_b: np.ndarray, w_a: np.ndarray, w_b: np.ndarray
@@ -174,7 +241,7 @@ def clearing_price(list_price: np.ndarray, bought: Mapping[str, np.ndarray], dem
     p = np.asarray(list_price, dtype=float).copy()
     for k, x in bought.items():
         rationed = (x < demand_h100e[k] * (1.0 - 1e-12)) & (x > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             p = np.where(rationed, np.maximum(p, bid_usd[k] / np.where(rationed, x, 1.0)), p)
     return p
 
@@ -220,3 +287,22 @@ def clear(supply_h100e: np.ndarray, demand_h100e: Mapping[str, np.ndarray],
         for j, k in enumerate(names):
             x[k][rest] = xs[j]
     return x, np.maximum(supply - sum(x.values()), 0.0)
+
+
+def clear_priced(supply_h100e: np.ndarray, demand_h100e: Mapping[str, np.ndarray], bid_usd: Mapping[str, np.ndarray],
+                 list_price: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """({buyer: H100e bought}, unsold H100e, clearing price p*): `clear` and `clearing_price` in one compiled pass.
+
+    The same rules (the tests compare the two); the month loop calls this one.
+    """
+    if _clear_priced_kernel is None:
+        bought, unsold = clear(supply_h100e, demand_h100e, bid_usd)
+        return bought, unsold, clearing_price(list_price, bought, demand_h100e, bid_usd)
+    names = list(demand_h100e)
+    shape = np.shape(supply_h100e)
+    d = np.stack([np.broadcast_to(demand_h100e[k], shape) for k in names])
+    b = np.stack([np.broadcast_to(bid_usd[k], shape) for k in names])
+    x, unsold, price = np.empty_like(d), np.empty(shape), np.empty(shape)
+    _clear_priced_kernel(np.ascontiguousarray(supply_h100e, dtype=np.float64), d, b,
+                         np.ascontiguousarray(np.broadcast_to(list_price, shape), dtype=np.float64), x, unsold, price)
+    return {k: x[i] for i, k in enumerate(names)}, unsold, price

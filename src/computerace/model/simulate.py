@@ -132,10 +132,15 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     part_price = {k: g(f"imports.{k}_price_usd") for k in imports.PARTS}
     part_cap = {k: (ser(f"imports.{k}_rule_cap_chips_per_month") if f"imports.{k}_rule_cap_chips_per_month" in
                     inp.scalars or f"imports.{k}_rule_cap_chips_per_month" in inp.knots else None) for k in imports.PARTS}
-    access_t = {k: np.ascontiguousarray(inp.access[k].T) if k in inp.access else np.zeros((T, S)) for k in imports.PARTS}
-    for k, key in imports.SCENARIO_ALLOWED.items():  # parts a scenario allows beyond the enacted rules
-        access_t[k] = imports.scenario_access(access_t[k], t, g(key))
-    part_live = {k: access_t[k].any(axis=1) for k in imports.PARTS}  # [month]: the part is open to some sample
+    # access per part: open + licence-conditional x the shipped share (rules engine, [month]); parts a scenario
+    # allows beyond the enacted rules are open from their date
+    closed = np.zeros(T)
+    sched = {k: inp.access.get(k, (closed, closed)) for k in imports.PARTS}
+    cond_share = g("channels.conditional_licence_share")
+    allowed_from = {k: g(key) for k, key in imports.SCENARIO_ALLOWED.items()}
+    part_live = {k: (o > 0) | (c > 0) for k, (o, c) in sched.items()}  # [month]: open to some sample
+    for k, frm in allowed_from.items():
+        part_live[k] |= t >= frm.min()
     part_usd_per_h100e = {k: part_price[k] / part_h100e[k] for k in imports.PARTS}
     routes = ser("smuggling.route_capacity_chips_per_year")
     enforcement, enforced_from = g("smuggling.enforcement"), g("smuggling.enforcement_from")
@@ -262,7 +267,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
 
         # --- China's options: licensed parts, smuggled chips, frontier parts, domestic chips
         live = [k for k in imports.PARTS if part_live[k][m]]  # parts some sample may buy this month
-        chips = {k: imports.offered_chips(part_avail[k].at(m), access_t[k][m],
+        chips = {k: imports.offered_chips(part_avail[k].at(m), imports.access_at(sched[k], m, cond_share,
+                                                                                 t[m], allowed_from.get(k)),
                                           part_cap[k].at(m) if part_cap[k] is not None else np.inf, a_m)
                  for k in live}
         offer = {k: chips[k] * part_h100e[k] for k in live}
@@ -303,8 +309,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         # money each buyer brings (USD)
         bid = {"US": budget["US"], "RoW": budget["RoW"], "China": d_cn * price}
         demand = {"US": d_us, "RoW": d_row, "China": d_cn}
-        got, left = market.clear(np.maximum(west_m - licensed - bought["smuggled"], 0.0), demand, bid)
-        p_clear = market.clearing_price(price, got, demand, bid)
+        got, left, p_clear = market.clear_priced(np.maximum(west_m - licensed - bought["smuggled"], 0.0), demand, bid,
+                                                 price)
         home = np.minimum(got["US"], cap_home)
         adds["US"][m], adds["US/abroad"][m], adds["RoW"][m] = home, got["US"] - home, got["RoW"]
         dom_share = np.divide(dom_h, dom_h + proxy_h, out=np.ones(S), where=(dom_h + proxy_h) > 0)
