@@ -22,29 +22,30 @@ import threading
 from typing import Any
 
 INFLUENTIAL = (
-    "smuggling.enforcement",
-    "finance.china_capex_usd_per_year",
-    "supply.china_domestic_hbm_stacks_per_year",
-    "supply.cowos_wafers_per_month",
-    "finance.us_capex_usd_per_year",
-    "channels.legal_import_allowed",
+    "power.us_growth_per_year",
+    "smuggling.route_capacity_chips_per_year",
+    "power.watts_decline_per_year",
     "supply.western_h100e_per_package",
-    "supply.china_h100e_per_package",
-    "supply.western_packages_per_cowos_wafer",
+    "power.china_growth_per_year",
+    "smuggling.enforcement",
+    "channels.legal_import_allowed",
+    "finance.china_capex_usd_per_year",
+    "capability.frontier_chip_growth_per_year",
+    "supply.china_domestic_hbm_stacks_per_year",
+    "power.us_available_2022_gw",
     "imports.domestic_preference",
     "events.taiwan_hazard_per_year",
     "events.euv_year",
-    "power.us_growth_per_year",
-    "channels.proxy_die_bank_dies",
     "supply.china_ai_wafer_share",
     "events.controls_shift_allowed",
+    "channels.proxy_die_bank_dies",
 )
 """The parameters shown first, most influential first, until a sensitivity ranking exists.
 
 Chosen by |Spearman rank correlation| of each parameter's sampled quantile with log(US/China owned
-stock) in December 2030 and 2035 (baseline, 5,000 samples, seed 1), with the export-control schedule
-(`channels.legal_import_allowed`) and two event parameters kept because they are the policy questions
-users ask about. docs/dashboard.md records the table; unknown keys are skipped.
+stock) in December 2030 and 2035 (baseline, 5,000 samples, seed 1), with the policy levers users ask about
+(enforcement against smuggling, the export-control schedule `channels.legal_import_allowed`, the domestic
+preference and the event parameters) kept. docs/dashboard.md records the table; unknown keys are skipped.
 """
 
 FIXED = "fixed list of influential parameters (docs/dashboard.md)"
