@@ -33,6 +33,7 @@ def _synthetic(n: int = N, seed: int = 1) -> xr.Dataset:
     china_adds = rng.lognormal(
         np.log([5e4, 3e4, 1e4, 5e3]) + 0.3 * (years[:, None] - 2022), 0.6, size=(n, years.size, 4)
     )
+    unsold = rng.lognormal(np.log(1e4) + 0.3 * (years[:, None] - 2022), 0.8, size=(n, years.size, 1))
     return xr.Dataset(
         {
             "stock_h100e": (("sample", "month", "actor"), stock),
@@ -42,8 +43,10 @@ def _synthetic(n: int = N, seed: int = 1) -> xr.Dataset:
             "power_gw": (("sample", "month", "actor"), (stock * 1.4e-6).astype(np.float32)),
             "additions_h100e": (("sample", "year", "actor"), adds.astype(np.float32)),
             "china_additions_h100e": (("sample", "year", "channel"), china_adds.astype(np.float32)),
+            "unsold_h100e": (("sample", "year", "supplier"), unsold.astype(np.float32)),
         },
-        coords={"sample": np.arange(n), "month": months, "actor": ACTORS, "channel": CHANNELS, "year": years},
+        coords={"sample": np.arange(n), "month": months, "actor": ACTORS, "channel": CHANNELS, "year": years,
+                "supplier": ["Western"]},
     )
 
 
@@ -121,7 +124,7 @@ def test_plotlyjs_embedded_exactly_once_and_no_remote_scripts(page: str) -> None
     rest = page.replace(get_plotlyjs(), "")
     assert "cdn.plot.ly" not in rest
     assert not re.search(r"https?://", rest)
-    assert page.count("Plotly.newPlot(") == 3
+    assert page.count("Plotly.newPlot(") == 4  # stock, China's channels, Western output by buyer, years behind
 
 
 def test_header_names_run_and_escapes_text(page: str) -> None:
@@ -211,7 +214,7 @@ def test_render_is_deterministic(ds: xr.Dataset, page: str) -> None:
 def test_years_behind_missing_gives_note(ds: xr.Dataset) -> None:
     page = render_report(ds, _summary(), _manifest(), years_behind=None)
     assert "Years-behind data was not provided" in page
-    assert page.count("Plotly.newPlot(") == 2
+    assert page.count("Plotly.newPlot(") == 3
 
 
 def test_headline_table(page: str) -> None:
@@ -256,3 +259,15 @@ def test_binding_sentence_names_the_two_most_frequent_limits_per_actor():
     assert "the US - packaging (40%), power (35%)" in text and "China - HBM (50%), budget (30%)" in text
     assert "HBM (5%)" not in text  # only the two most frequent per actor
     assert binding_sentence({"metrics": {}}, "2030") is None  # runs without the physics outputs
+
+
+def test_western_output_bars_are_per_buyer_medians(ds: xr.Dataset) -> None:
+    fig = figures.western_output_by_buyer(ds)
+    assert fig.layout.barmode == "stack"
+    bars = {t.meta: t for t in fig.data if t.type == "bar"}
+    assert set(bars) == {"US", "RoW", "China/legal_import", "China/smuggled", "unsold"}
+    np.testing.assert_allclose(bars["RoW"].y, np.median(ds["additions_h100e"].sel(actor="RoW").values.astype(np.float64),
+                                                        axis=0), rtol=1e-9)
+    unsold = ds["unsold_h100e"].sel(supplier="Western").values.astype(np.float64)
+    np.testing.assert_allclose(bars["unsold"].y, np.median(unsold, axis=0), rtol=1e-9)
+    assert list(bars["US"].x) == list(range(2022, 2041))

@@ -312,3 +312,41 @@ def years_behind_hist(
         margin=dict(l=70, r=20, t=80, b=80),
     )
     return fig
+
+
+#: Buyers of Western output in `western_output_by_buyer`, with their colours.
+WESTERN_BUYERS = (("US", "US buyers (at home and abroad)", "#1f5fa8"), ("RoW", "Rest of the world", "#6d7f8c"),
+                  ("China/legal_import", "China, legal (licensed and frontier parts)", "#e67e22"),
+                  ("China/smuggled", "China, smuggled", "#8e44ad"), ("unsold", "Nobody (unsold)", "#cccccc"))
+
+
+def western_output_by_buyer(dataset: xr.Dataset) -> go.Figure:
+    """Where Western output went each calendar year (per-buyer medians, stacked): US, RoW, China's legal imports
+    and smuggled chips, and what nobody bought (`unsold_h100e`, Western). Bar traces carry the buyer in `meta`.
+
+    The market (docs/metrics.md, "Supply meets demand") shares output by money when it is short; a grey bar is
+    output that found no buyer who could pay for and power it.
+    """
+    import plotly.graph_objects as go
+
+    adds = dataset["additions_h100e"].transpose("sample", "year", "actor")
+    cadds = dataset["china_additions_h100e"].transpose("sample", "year", "channel")
+    years = np.asarray(adds["year"].values).astype(int)
+    series = {"US": adds.sel(actor="US").values, "RoW": adds.sel(actor="RoW").values,
+              "China/legal_import": cadds.sel(channel="legal_import").values,
+              "China/smuggled": cadds.sel(channel="smuggled").values}
+    if "unsold_h100e" in dataset:
+        series["unsold"] = dataset["unsold_h100e"].sel(supplier="Western").transpose("sample", "year").values
+    fig = go.Figure()
+    for key, label, colour in WESTERN_BUYERS:
+        if key not in series:
+            continue
+        med = quantiles_over_samples(series[key].astype(np.float64), [0.5])[0]
+        fig.add_trace(go.Bar(x=years, y=med, name=label, meta=key, marker_color=colour,
+                             hovertemplate=f"{label}<br>%{{x}}: median %{{y:.3s}} H100e<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, height=460, barmode="stack",
+                      title="Where Western output went each year (medians)",
+                      legend=dict(orientation="h", y=-0.2), margin=dict(l=70, r=20, t=60, b=80))
+    fig.update_yaxes(title_text=STOCK_AXIS_TITLE)
+    fig.update_xaxes(title_text="Year", dtick=2)
+    return fig

@@ -249,6 +249,11 @@ def render_report(
         "(a December stock, not an annual flow): it is used, not owned, and is reported apart from the owned "
         "channels.</p>",
         _figure_html(figures.china_channels(dataset), "fig-china-channels"),
+        "<h2>Where Western output went</h2>",
+        '<p class="note">Each year\'s Western accelerator output by buyer (medians, stacked). When output is short the '
+        "market shares it by money at a price that clears it; grey is output nobody could pay for and power "
+        "(docs/metrics.md, \"Supply meets demand\").</p>",
+        _figure_html(figures.western_output_by_buyer(dataset), "fig-western-buyers"),
         "<h2>Years behind: China vs the US (installed stock)</h2>",
     ]
     if years_behind is None:
