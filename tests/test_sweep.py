@@ -53,6 +53,21 @@ def reference(client):
 
 
 # ----------------------------------------------------------------------------------- grid files
+def test_local_cluster_listens_on_loopback_only(client):
+    # the scheduler, every worker and Dask's own dashboard bind 127.0.0.1, not every interface
+    from urllib.parse import urlsplit
+
+    info = client.scheduler_info()
+    addresses = [client.scheduler.address, *info["workers"]]
+    assert all(urlsplit(a).hostname == "127.0.0.1" for a in addresses), addresses
+    assert urlsplit(client.dashboard_link).hostname == "127.0.0.1", client.dashboard_link
+    dash_port = info["services"].get("dashboard")
+    import psutil
+
+    listening = {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="inet") if c.status == "LISTEN"}
+    assert dash_port and ("127.0.0.1", dash_port) in listening and ("0.0.0.0", dash_port) not in listening
+
+
 def test_grid_axes_ranges_and_cells():
     g = parse_grid("""
 axes:

@@ -85,8 +85,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     n = workers or os.cpu_count() or 1
     env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_MALLOC_ENV}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        # loopback only: the scheduler, the workers and Dask's own dashboard listen on 127.0.0.1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
 
