@@ -69,8 +69,8 @@ def test_fill_is_the_water_filling_solution(total, options):
 def test_two_buyer_closed_form_is_the_general_rule(w, d_a, d_b, w_a, w_b):
     x_a, x_b = market.two_buyers(*(np.array([v]) for v in (w, d_a, d_b, w_a, w_b)))
     caps, wt = np.array([[d_a], [d_b]]), np.array([[w_a], [w_b]])
-    x = market.fill_reference(np.array([w]), caps, wt)  # weighted, then leftovers to zero-weight buyers
-    x += market.fill_reference(np.maximum(w - x.sum(axis=0), 0.0), caps - x, np.where(wt > 0, 0.0, 1.0))
+    x = market.fill(np.array([w]), caps, wt)  # weighted, then leftovers to zero-weight buyers
+    x += market.fill(np.maximum(w - x.sum(axis=0), 0.0), caps - x, np.where(wt > 0, 0.0, 1.0))
     np.testing.assert_allclose([x_a[0], x_b[0]], x[:, 0], rtol=1e-9, atol=1e-6)
 
 

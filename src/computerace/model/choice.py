@@ -74,7 +74,7 @@ def split_budget_reference(budget_usd: np.ndarray, offer_h100e: Mapping[str, np.
     x = q.copy()  # a budget that covers every offer buys them all
     short = np.flatnonzero(cost.sum(axis=0) > budget_usd)  # only these samples need the split
     if short.size:
-        x[:, short] = market.fill_reference(np.maximum(budget_usd[short], 0.0), cost[:, short],
+        x[:, short] = market.fill(np.maximum(budget_usd[short], 0.0), cost[:, short],
                                             (w * p)[:, short]) / p[:, short]
     out.update({k: x[i] for i, k in enumerate(names)})
     return out

@@ -28,22 +28,10 @@ def fill(total: np.ndarray, caps: np.ndarray, weights: np.ndarray) -> np.ndarray
     """x_k = min(cap_k, lambda w_k) with sum_k x_k = min(total, sum_k cap_k): water-filling by weight.
 
     total: [sample] >= 0; caps, weights: [k, sample] >= 0 (a zero weight gets nothing). Returns [k, sample].
-    Exact: per sample, rounds that give every unsaturated option its weighted share of what is left and
-    saturate those whose cap is below it, at most k rounds. Compiled with numba when it is installed
-    (fill_reference is the same rule in numpy, which the tests compare it with).
+    Exact: rounds that give every unsaturated option its weighted share of what is left and saturate those whose
+    cap is below it, at most k rounds. This is the numpy rule; the month loop runs the same rule compiled
+    (`_fill_sample` inside clear_priced and choice.split_budget), and the tests compare them.
     """
-    total = np.ascontiguousarray(total, dtype=np.float64)
-    caps = np.ascontiguousarray(caps, dtype=np.float64)
-    weights = np.ascontiguousarray(np.broadcast_to(weights, caps.shape), dtype=np.float64)
-    if _fill_kernel is None:
-        return fill_reference(total, caps, weights)
-    out = np.empty_like(caps)
-    _fill_kernel(total, caps, weights, out)
-    return out
-
-
-def fill_reference(total: np.ndarray, caps: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`fill` in numpy, vectorised over samples (the reference for the compiled kernel)."""
     caps = np.where(weights > 0, caps, 0.0)
     x = np.zeros_like(caps)
     left = np.minimum(total, caps.sum(axis=0))
@@ -71,7 +59,7 @@ def fill_reference(total: np.ndarray, caps: np.ndarray, weights: np.ndarray) -> 
 
 
 # ---------------------------------------------------------------- compiled kernels (numba), one sample at a time
-def _fill_sample(total, caps, w, out, active):  # pragma: no cover - compiled; fill_reference is the tested rule
+def _fill_sample(total, caps, w, out, active):  # pragma: no cover - compiled; `fill` is the tested rule
     """Water-fill one sample: out_j = min(caps_j, lam w_j), sum = min(total, sum of caps with w_j > 0)."""
     k = caps.shape[0]
     cap_sum = 0.0
@@ -105,40 +93,6 @@ def _fill_sample(total, caps, w, out, active):  # pragma: no cover - compiled; f
     for j in range(k):
         if out[j] > caps[j]:
             out[j] = caps[j]
-
-
-def _fill_all(total, caps, weights, out):  # pragma: no cover - compiled
-    k, n = caps.shape
-    c, w, o, active = np.empty(k), np.empty(k), np.empty(k), np.empty(k, np.bool_)
-    for s in range(n):
-        for j in range(k):
-            c[j], w[j] = caps[j, s], weights[j, s]
-        _fill_sample(total[s], c, w, o, active)
-        for j in range(k):
-            out[j, s] = o[j]
-
-
-def _clear_all(supply, demand, weights, out):  # pragma: no cover - compiled
-    """Weighted water-filling, then what is left to the zero-weight buyers in equal measure."""
-    k, n = demand.shape
-    c, w, o, active = np.empty(k), np.empty(k), np.empty(k), np.empty(k, np.bool_)
-    for s in range(n):
-        zero_weight = False
-        for j in range(k):
-            c[j], w[j] = demand[j, s], weights[j, s]
-            zero_weight |= w[j] <= 0.0
-        _fill_sample(supply[s], c, w, o, active)
-        left = supply[s]
-        for j in range(k):
-            out[j, s] = o[j]
-            left -= o[j]
-        if zero_weight and left > 0.0:
-            for j in range(k):
-                c[j] = demand[j, s] - out[j, s]
-                w[j] = 1.0 if weights[j, s] <= 0.0 else 0.0
-            _fill_sample(left, c, w, o, active)
-            for j in range(k):
-                out[j, s] += o[j]
 
 
 def _clear_priced_all(supply, demand, bid, list_price, out, unsold, price):  # pragma: no cover - compiled
@@ -212,10 +166,9 @@ try:
 
     _jit = numba.njit(cache=True, nogil=True)
     _fill_sample = _jit(_fill_sample)
-    _fill_kernel, _clear_kernel, _clear_priced_kernel = _jit(_fill_all), _jit(_clear_all), _jit(_clear_priced_all)
-    split_kernel = _jit(_split_all)
+    _clear_priced_kernel, split_kernel = _jit(_clear_priced_all), _jit(_split_all)
 except ImportError:  # pragma: no cover - numba is a dependency; the numpy rules stay correct without it
-    _fill_kernel = _clear_kernel = _clear_priced_kernel = split_kernel = None
+    _clear_priced_kernel = split_kernel = None
 
 
 def two_buyers(supply: np.ndarray, d_a: np.ndarray, d_b: np.ndarray, w_a: np.ndarray, w_b: np.ndarray
@@ -252,7 +205,7 @@ def clear(supply_h100e: np.ndarray, demand_h100e: Mapping[str, np.ndarray],
 
     supply_h100e: W after Taiwan events and after China's licensed parts and smuggled chips (which came out of
     the same output); demand_h100e: {buyer: D_i}; weight: {buyer: the money b_i each brings (USD), the weight
-    of the water-filling}. See the module docstring.
+    of the water-filling}. See the module docstring. The numpy rule; the month loop calls clear_priced.
     """
     names = list(demand_h100e)
     supply = np.maximum(supply_h100e, 0.0)
@@ -277,13 +230,9 @@ def clear(supply_h100e: np.ndarray, demand_h100e: Mapping[str, np.ndarray],
         caps = np.stack([d[k][rest] for k in names])
         ws = np.stack([w[k][rest] for k in names])
         sup = supply[rest]
-        if _clear_kernel is not None:
-            xs = np.empty_like(caps)
-            _clear_kernel(sup, caps, ws, xs)
-        else:
-            xs = fill(sup, caps, ws)
-            if (ws <= 0).any():  # buyers with zero weight are served from what the others leave, in equal measure
-                xs += fill(np.maximum(sup - xs.sum(axis=0), 0.0), caps - xs, np.where(ws > 0, 0.0, 1.0))
+        xs = fill(sup, caps, ws)
+        if (ws <= 0).any():  # buyers with zero weight are served from what the others leave, in equal measure
+            xs += fill(np.maximum(sup - xs.sum(axis=0), 0.0), caps - xs, np.where(ws > 0, 0.0, 1.0))
         for j, k in enumerate(names):
             x[k][rest] = xs[j]
     return x, np.maximum(supply - sum(x.values()), 0.0)

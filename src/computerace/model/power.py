@@ -44,16 +44,13 @@ def headroom_gw(available_gw: np.ndarray, in_service_gw: np.ndarray, initial_gw:
     return np.maximum(available_gw - in_service_gw - initial_gw * ageing, 0.0)
 
 
-def operational(installed_h100e: np.ndarray, needed_gw: np.ndarray, available_gw: np.ndarray,
-                out_op: np.ndarray | None = None, out_gw: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Operational stock = installed * min(1, available / needed); power drawn = min(needed, available).
-
-    Arrays of one shape (e.g. [actor, sample] for one month); returns (operational H100e, drawn GW),
-    written into `out_op`/`out_gw` when given.
+def drawn_and_running(needed_gw: np.ndarray, available_gw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(power drawn = min(needed, available) GW, share of the chips that power runs = drawn / needed, 1 when
+    nothing is needed). Arrays of one shape (e.g. [month, site, sample]); `available_gw` is overwritten with the
+    share (it is not needed afterwards in the month loop's post-processing, and this saves a large allocation).
+    Operational stock = installed x share.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(needed_gw > 0, np.minimum(1.0, available_gw / needed_gw), 1.0)
-    op = np.multiply(installed_h100e, frac, out=out_op)
-    gw = np.minimum(needed_gw, available_gw, out=out_gw)
-    return op, gw
+    drawn = np.minimum(needed_gw, available_gw)
+    running = np.divide(drawn, needed_gw, out=available_gw, where=needed_gw > 0)
+    running[needed_gw <= 0] = 1.0
+    return drawn, running

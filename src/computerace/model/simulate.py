@@ -47,7 +47,7 @@ def _block(buf: np.ndarray, names: tuple[str, ...], subset: tuple[str, ...]) -> 
 
 def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
              out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Run the model on inputs `inp`; return arrays keyed by output name (api.OUTPUTS gives dims and units).
+    """Run the model on inputs `inp`; return arrays keyed by output name (api.run lays out their dims and units).
 
     Stocks are at the end of each month; flows are per month, reported as calendar-year totals for the
     years in `year`. `progress(months_done)` is called after each month. `out` may hold preallocated arrays
@@ -378,9 +378,7 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     china_stock = _block(adds_buf, FLOWS, china_flows)  # [month, channel, sample]
     installed = np.stack([st["US"] + st["US/abroad"], china_stock.sum(axis=1), st["RoW"]], axis=1)
     need_site = cohort_stock(gw_site_buf, life, init_gw, out=gw_site_buf)  # GW needed at each site
-    drawn = np.minimum(need_site, avail_buf)  # power drawn: min(needed, available)
-    runs = np.divide(drawn, need_site, out=avail_buf, where=need_site > 0)  # share each site runs
-    runs[need_site <= 0] = 1.0
+    drawn, runs = power.drawn_and_running(need_site, avail_buf)  # avail_buf becomes the share each site runs
     operational = np.stack([st["US"] * runs[:, 0] + st["US/abroad"] * runs[:, 2],
                             installed[:, 1] * runs[:, 1], st["RoW"] * runs[:, 2]], axis=1)
 

@@ -217,7 +217,7 @@ class ControlsSchedule(Dist):
 
     @property
     def is_point(self) -> bool:
-        return False  # derived from sampled levels (channels.*_level, conditional_licence_share)
+        return False  # derived from the sampled shipped share (channels.conditional_licence_share)
 
     def bounds(self) -> tuple[float, float]:
         return 0.0, 1.0
