@@ -25,6 +25,16 @@ def resolve(scenario: Scenario | str | Path, overrides: dict[str, Any] | None = 
     return load_scenario(str(scenario), overrides)
 
 
+#: Per-sample draws of the regime events and model forms stored in the Run: {name: (unit, description)}.
+PER_SAMPLE_EVENTS = {'taiwan_capacity_lost': ('fraction', 'share of Western output capacity a Taiwan event loses for good (0: a blockade that ends)'),
+    'capex_bust_year': ('year', 'start of the first AI-capex bust (inf: none)'),
+    'controls_shift_year': ('year', 'date of the unscheduled export-control shift (inf: none)'),
+    'controls_regime': ('code', 'the regime that shift moves to: 0 tighten, 1 partial loosening, 2 lift'),
+    'china_centralise_year': ('year', 'when China centralises compute for its largest run (inf: never)'),
+    'china_centralised_share_ratio': ('1', "China's largest-run share relative to the US's once it centralises"),
+    'western_model': ('switch', 'model form of Western output in this sample: 1 physics, 0 growth form'),
+    'domestic_model': ('switch', "model form of China's domestic output in this sample: 1 physics, 0 growth form")}
+
 def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, chunk: int | None = None,
         progress: Callable[[int], None] | None = None) -> Any:
     """Simulate `samples` draws of `scenario` (a Scenario, preset name or path) with `seed`.
@@ -88,6 +98,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "algorithmic_progress_per_year": np.empty(samples),
         "china_algorithmic_lag_years": np.empty(samples),
         "china_cluster_share_ratio": np.empty(samples),
+        **{k: np.empty(samples) for k in PER_SAMPLE_EVENTS},
     }
     truncated: dict[str, int] = {}
 
@@ -96,7 +107,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
               "us_abroad_h100e", "capex_usd", "unsold_h100e", "unpowered_h100e", "china_imports_h100e", "china_imports_chips",
               "binding_constraint", "china_supply_chain", "stock_by_generation_h100e", "power_by_generation_gw",
               "tsmc_node_year", "smic_node_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
-              "china_cluster_share_ratio")
+              "china_cluster_share_ratio", *PER_SAMPLE_EVENTS)
 
     def one(start: int) -> tuple[int, Any]:
         n = min(chunk, samples - start)
@@ -127,7 +138,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
              "stock_by_generation_h100e": "H100e", "power_by_generation_gw": "GW", "parameter_quantile": "1", "taiwan_event_year": "year",
              "euv_year": "year", "best_chip_h100e": "H100e/package", "tsmc_node_year": "year", "smic_node_year": "year",
              "run_flop_per_h100e": "FLOP/H100e", "algorithmic_progress_per_year": "x/year",
-             "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1"}
+             "china_algorithmic_lag_years": "years", "china_cluster_share_ratio": "1",
+             **{k: u for k, (u, _) in PER_SAMPLE_EVENTS.items()}}
     desc = {
         "stock_h100e": "installed AI compute owned, end of month (dense BF16 H100-equivalents)",
         "operational_h100e": "installed compute that available power can run (US-owned chips abroad run on RoW's power)",
@@ -164,6 +176,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "algorithmic_progress_per_year": "yearly algorithmic efficiency gain (effective compute)",
         "china_algorithmic_lag_years": "years China's algorithms trail the frontier",
         "china_cluster_share_ratio": "China's largest-cluster share relative to the US's",
+        **{k: d for k, (_, d) in PER_SAMPLE_EVENTS.items()},
     }
     dims = {"stock_h100e": dims3, "operational_h100e": dims3, "power_gw": dims3,
             "china_stock_h100e": ("sample", "month", "channel"), "china_remote_h100e": ("sample", "month"),
@@ -181,7 +194,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
             "tsmc_node_year": ("sample", "node"), "smic_node_year": ("sample", "node"),
             "run_flop_per_h100e": ("sample",),
             "algorithmic_progress_per_year": ("sample",), "china_algorithmic_lag_years": ("sample",),
-            "china_cluster_share_ratio": ("sample",)}
+            "china_cluster_share_ratio": ("sample",), **{k: ("sample",) for k in PER_SAMPLE_EVENTS}}
     ds = xr.Dataset(
         {k: (dims[k], v, {"units": units[k], "description": desc[k]}) for k, v in res.items()},
         coords={"sample": np.arange(samples), "month": months.astype("datetime64[ns]"),

@@ -11,8 +11,11 @@ scenarios run with the same seed therefore share every random number, and their 
 effect of the assumptions, not of sampling noise.
 
 Uncertainty enters through a Gaussian copula: z (correlated through the Cholesky factor of the
-scenario's correlation matrix) -> u = Phi(z) -> value = ppf(u). A time series draws all of its
-knots from the same u (comonotonic) and is interpolated monthly.
+scenario's correlation matrix) -> u = Phi(z) -> value = ppf(u). A time series draws its knots around
+that common z: knot k uses z_k = sqrt(1 - s) z + sqrt(s) e_k, where e is an AR(1) process over the knot
+times (correlation rho^|t_i - t_j|, the scenario's `paths:`), so a path can rise then fall while each knot
+keeps its distribution. Each series' deviations come from a stream of its own (block b, key i:
+`SeedSequence(seed, spawn_key=(b, 1 + i))`), so they too are the same for any chunk size.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .model.inputs import interpolate as _interpolate
 from .scenario.schema import Scenario, Series, correlation_matrix, param_specs
 
 BLOCK = 1000
-EVENT_STREAMS = ("taiwan", "controls")
+EVENT_STREAMS = ("taiwan", "controls", "bust", "cdz")
 
 
 @dataclass
@@ -82,12 +85,12 @@ def month_years(months: np.ndarray) -> np.ndarray:
     return 1970 + m / 12.0
 
 
-def _normals(seed: int, start: int, n: int, width: int) -> np.ndarray:
-    """Standard normals [n, width] for samples [start, start + n), block by block."""
+def _normals(seed: int, start: int, n: int, width: int, stream: tuple[int, ...] = ()) -> np.ndarray:
+    """Standard normals [n, width] for samples [start, start + n), block by block (spawn key (b, *stream))."""
     out = np.empty((n, width))
     b0, b1 = start // BLOCK, (start + n - 1) // BLOCK
     for b in range(b0, b1 + 1):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b, *stream)))
         block = rng.standard_normal((BLOCK, width))
         lo, hi = max(start, b * BLOCK), min(start + n, (b + 1) * BLOCK)
         out[lo - start:hi - start] = block[lo - b * BLOCK:hi - b * BLOCK]
@@ -139,23 +142,60 @@ def draw(scenario: Scenario, n: int, seed: int, start: int = 0) -> Draws:
             for j in range(1, i + 1):
                 acc = acc + chol[i, j] * zc[:, j]
             z[:, ci] = acc
+    knot_u = _knot_quantiles(scenario, z, col, seed, start, n)
     u = special.ndtr(z)
     u = np.clip(u, 1e-12, 1 - 1e-12)
     quantiles = {k: u[:, col[k]] for k in keys}
     events = {name: u[:, len(keys) + i] for i, name in enumerate(EVENT_STREAMS)}
     if scenario.resolved.get("mode") == "point":  # point mode: event times at their medians too
         events = {name: np.full(n, 0.5) for name in EVENT_STREAMS}
-    return from_quantiles(scenario, quantiles, events, start)
+    return from_quantiles(scenario, quantiles, events, start, knot_quantiles=knot_u)
+
+
+def ar1_knots(times: np.ndarray, rho_per_year: float, eps: np.ndarray) -> np.ndarray:
+    """An AR(1) process over (irregular) knot times from independent normals eps [sample, knot].
+
+    e_0 = eps_0; e_k = r e_(k-1) + sqrt(1 - r^2) eps_k with r = rho^(t_k - t_(k-1)), so each e_k is standard
+    normal and corr(e_i, e_j) = rho^|t_i - t_j|.
+    """
+    e = np.empty_like(eps)
+    e[:, 0] = eps[:, 0]
+    for k in range(1, eps.shape[1]):
+        r = rho_per_year ** (times[k] - times[k - 1])
+        e[:, k] = r * e[:, k - 1] + np.sqrt(1.0 - r * r) * eps[:, k]
+    return e
+
+
+def _knot_quantiles(scenario: Scenario, z: np.ndarray, col: dict[str, int], seed: int, start: int, n: int
+                    ) -> dict[str, np.ndarray]:
+    """{key: [sample, knot]} quantiles of each uncertain time series' knots: common level plus AR(1) deviations."""
+    s = scenario.paths.deviation_share
+    if s <= 0 or scenario.resolved.get("mode") == "point":
+        return {}
+    out = {}
+    for k, i in col.items():
+        v = scenario.parameters[k].value
+        if not isinstance(v, Series) or len(v.times) < 2 or all(d.is_point for d in v.dists):
+            continue
+        times = np.asarray(v.times, dtype=float)
+        e = ar1_knots(times, scenario.paths.rho_per_year, _normals(seed, start, n, len(times), (1 + i,)))
+        zk = np.sqrt(1.0 - s) * z[:, i:i + 1] + np.sqrt(s) * e
+        out[k] = np.clip(special.ndtr(zk), 1e-12, 1 - 1e-12)
+    return out
 
 
 def from_quantiles(scenario: Scenario, quantiles: dict[str, np.ndarray], events: dict[str, np.ndarray],
-                   start: int = 0, months: np.ndarray | None = None) -> Draws:
+                   start: int = 0, months: np.ndarray | None = None,
+                   knot_quantiles: dict[str, np.ndarray] | None = None) -> Draws:
     """Draws whose parameter values are ppf(u) of given quantiles (already correlated), clipped to range.
 
     quantiles: {key: [sample]} for every key of params.csv; events: {name: [sample]} uniforms.
     `months` (default: the scenario's horizon) may be a prefix of the horizon. `draw` samples the u and
-    calls this; sensitivity analysis calls it with the u that SALib chooses.
+    calls this; sensitivity analysis calls it with the u that SALib chooses. `knot_quantiles` {key: [sample,
+    knot]} gives a time series' knots quantiles of their own (AR(1) deviations); without it every knot of a
+    series is at the series' quantile.
     """
+    knot_quantiles = knot_quantiles or {}
     months = scenario.months() if months is None else months
     t = month_years(months)
     scalars, knots, truncated = {}, {}, {}
@@ -164,7 +204,8 @@ def from_quantiles(scenario: Scenario, quantiles: dict[str, np.ndarray], events:
         p = scenario.parameters[k]
         uk = quantiles[k]
         if isinstance(p.value, Series):
-            v = np.stack([d.ppf(uk) for d in p.value.dists], axis=1)
+            uks = knot_quantiles.get(k)
+            v = np.stack([d.ppf(uk if uks is None else uks[:, j]) for j, d in enumerate(p.value.dists)], axis=1)
         else:
             v = p.value.ppf(uk)
         # Distribution tails beyond a key's valid range are clipped to it, counted, and reported in the

@@ -87,7 +87,7 @@ def axis_paths(ds: xr.Dataset, axis: str) -> tuple[np.ndarray, np.ndarray]:
 
     stock: installed stock. chip: H100e per package of the US frontier chip vs China's best chip in volume.
     largest_training_run: operational stock x FLOP per H100e of the largest run (China's cluster share
-    scaled by china_cluster_share_ratio). frontier_capability: that run x algorithmic efficiency, China's
+    scaled by china_cluster_share_ratio, or by china_centralised_share_ratio once China centralises). frontier_capability: that run x algorithmic efficiency, China's
     algorithms lagging by china_algorithmic_lag_years.
     """
     if axis == "stock":
@@ -98,7 +98,13 @@ def axis_paths(ds: xr.Dataset, axis: str) -> tuple[np.ndarray, np.ndarray]:
 
     per_h100e = ds["run_flop_per_h100e"].values[:, None]
     us = ds["operational_h100e"].sel(actor="US").values * per_h100e
-    cn = ds["operational_h100e"].sel(actor="China").values * per_h100e * ds["china_cluster_share_ratio"].values[:, None]
+    ratio = ds["china_cluster_share_ratio"].values[:, None]
+    if "china_centralise_year" in ds:  # China centralises compute for its largest run (AI 2027's CDZ)
+        from ..model.events import centralised_share_ratio
+
+        ratio = centralised_share_ratio(_month_years(ds), ds["china_cluster_share_ratio"].values,
+                                        ds["china_centralise_year"].values, ds["china_centralised_share_ratio"].values)
+    cn = ds["operational_h100e"].sel(actor="China").values * per_h100e * ratio
     if axis == "largest_training_run":
         return us, cn
     if axis == "frontier_capability":

@@ -12,6 +12,16 @@
   import access changes to a sampled level and holds, replacing the enacted schedule from then on.
 - HBM-ban enforcement: from events.hbm_ban_year China's HBM is its stockpile, domestic output and a
   sampled leak of Western stacks (supply.china_hbm_leak_stacks_per_year); before it HBM never binds.
+- Taiwan conflict (taiwan_output_factor): beyond the disruption window, a sampled share of capacity is lost for
+  good and rebuilt elsewhere over a sampled number of years; from the event on, sanctions cut a sampled share
+  of China's legal imports, smuggling routes and proxy-fab dies.
+- Export-control regimes (controls_regime): the shift's level picks the regime - 0 tightens (licensed parts
+  closed too, smuggling routes cut, tool controls), 1 lifts the controls (the HBM ban ends), anything between
+  loosens partially (frontier access at that level, a B30A-class part allowed).
+- US AI-capex bust (the disruption window applied to capex): capex falls by a sampled depth for a sampled
+  duration, then returns to its path; RoW loses a share of that depth.
+- China centralises compute (AI 2027's CDZ): from a sampled date its largest run's share of its compute rises.
+- Coupled leaps (euv_couplings): the EUV factor also multiplies domestic HBM and packaging and cuts cost.
 Every effect starts at its event's month: nothing before it changes.
 """
 
@@ -73,3 +83,62 @@ def controls_after_shift(allowed: np.ndarray, t_year: float, shift_year: np.ndar
     H200 licences; export_controls.yaml) show how often policy moves; what it moves to is sampled.
     """
     return np.where(t_year >= shift_year, level, allowed)
+
+
+def taiwan_output_factor(t_years: np.ndarray, event_year: np.ndarray, duration_months: np.ndarray,
+                         severity: np.ndarray, lost: np.ndarray, rebuild_years: np.ndarray) -> np.ndarray:
+    """Western output multiplier f(t) = 1 - max(severity x in-window, lost x (1 - rebuilt(t))): [sample, month].
+
+    rebuilt(t) = clip((t - event) / rebuild_years, 0, 1) from the event's date: capacity destroyed or stranded
+    is rebuilt elsewhere on a linear ramp (reference: TSMC Arizona and Kumamoto took ~3-4 years from
+    groundbreaking to volume). lost = 0 is disruption_factor exactly (a blockade that ends).
+    """
+    cut = severity[:, None] * month_overlap(t_years, event_year, duration_months)
+    after = np.clip((t_years[None, :] - event_year[:, None]) / rebuild_years[:, None], 0.0, 1.0)
+    gone = np.where(t_years[None, :] >= event_year[:, None], lost[:, None] * (1.0 - after), 0.0)
+    return 1.0 - np.maximum(cut, gone)
+
+
+def after_event(t_year: float, event_year: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """1 - share once t >= the event's date, else 1: [sample] (sanctions cut a share of a channel for good)."""
+    return np.where(t_year >= event_year, 1.0 - share, 1.0)
+
+
+#: Regimes an export-control shift can move to (events.controls_shift_allowed picks one; see controls_regime).
+TIGHTEN, PARTIAL, LIFT = 0, 1, 2
+
+
+def controls_regime(level: np.ndarray) -> np.ndarray:
+    """The regime a shift moves to, from its sampled level: 0 TIGHTEN, 1 (full access) LIFT, else PARTIAL. [sample] int8.
+
+    The menu follows IFP's export scenarios (Oct 2025): from tighter controls (no licensed parts, HBM,
+    subsystem and tool controls) through licensed Blackwell-class exports (B30A) to lifting the controls.
+    """
+    return np.where(level <= 1e-9, TIGHTEN, np.where(level >= 1.0 - 1e-9, LIFT, PARTIAL)).astype(np.int8)
+
+
+def ramp(t_year: float, start: np.ndarray, years: float) -> np.ndarray:
+    """clip((t - start) / years, 0, 1): [sample] share of an effect in force (0 before its start)."""
+    return np.clip((t_year - start) / years, 0.0, 1.0)
+
+
+def euv_couplings(f: np.ndarray, hbm_exponent: np.ndarray, packaging_exponent: np.ndarray,
+                  cost_exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What an EUV factor f >= 1 (one month, [sample]) also relaxes: (HBM x, packaging x, domestic price x).
+
+    HBM output x f^c_h (CXMT's HBM is limited by DRAM nodes that need the same lithography), packaging capacity
+    x f^c_p, the domestic price multiplier x f^-c_c (fewer multi-patterning steps, higher yields). Exponents 0:
+    no coupling; f = 1 changes nothing.
+    """
+    lf = np.log(f)
+    return np.exp(hbm_exponent * lf), np.exp(packaging_exponent * lf), np.exp(-cost_exponent * lf)
+
+
+def centralised_share_ratio(t_years: np.ndarray, base_ratio: np.ndarray, centralise_year: np.ndarray,
+                            centralised_ratio: np.ndarray) -> np.ndarray:
+    """China's largest-run share relative to the US's at each month: [sample, month].
+
+    The base ratio (fragmentation) until China centralises (AI 2027's CDZ), then the larger of the two.
+    """
+    after = t_years[None, :] >= centralise_year[:, None]
+    return np.where(after, np.maximum(base_ratio, centralised_ratio)[:, None], base_ratio[:, None])

@@ -67,8 +67,18 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     # --- events (sampled times; effects evaluated month by month)
     taiwan_year = events.first_event_time(inp.events["taiwan"], g("events.taiwan_hazard_per_year"),
                                           g("events.hazard_start"))
-    tw_t = np.ascontiguousarray(events.disruption_factor(t, taiwan_year, g("events.taiwan_duration_months"),
-                                                         g("events.taiwan_severity")).T)  # [month, sample]
+    tw_sanc = g("events.taiwan_sanctions")
+    tw_t = np.ascontiguousarray(events.taiwan_output_factor(
+        t, taiwan_year, g("events.taiwan_duration_months"), g("events.taiwan_severity"), g("events.taiwan_capacity_lost"),
+        g("events.taiwan_rebuild_years")).T)  # [month, sample]
+    bust_year = events.first_event_time(inp.events["bust"], g("events.capex_bust_hazard_per_year"),
+                                        g("events.capex_bust_start"))
+    bust_depth, bust_months = g("events.capex_bust_depth"), g("events.capex_bust_duration_months")
+    bust_t = {"US": np.ascontiguousarray(events.disruption_factor(t, bust_year, bust_months, bust_depth).T),
+              "RoW": np.ascontiguousarray(events.disruption_factor(t, bust_year, bust_months,
+                                                                   bust_depth * g("events.capex_bust_row_share")).T)}
+    cdz_year = events.first_event_time(inp.events["cdz"], g("events.china_centralise_hazard_per_year"),
+                                       g("events.hazard_start"))
     euv_year = g("events.euv_year")
     euv_path = events.euv_factor(t, euv_year, g("events.euv_output_multiplier"), g("events.euv_ramp_years"))
     euv_t = np.ascontiguousarray(euv_path.T)
@@ -76,6 +86,9 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     shift_year = events.first_event_time(inp.events["controls"], g("events.controls_shift_hazard_per_year"),
                                          g("events.controls_shift_start"))
     shift_level, hbm_ban, hbm_end = g("events.controls_shift_allowed"), g("events.hbm_ban_year"), g("events.hbm_ban_end_year")
+    regime = events.controls_regime(shift_level)
+    tight_enf, tight_cut = g("events.controls_tighten_enforcement"), g("events.controls_tighten_wafer_cut")
+    euv_c = (g("events.euv_hbm_exponent"), g("events.euv_packaging_exponent"), g("events.euv_cost_exponent"))
 
     # --- capability paths (they feed smuggling: routes move the frontier chip of the month)
     t_roadmap = supply.roadmap_time(t, g("supply.china_roadmap_slip_years"), g("supply.china_roadmap_slip_from"))
@@ -141,6 +154,9 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     part_live = {k: (o > 0) | (c > 0) for k, (o, c) in sched.items()}  # [month]: open to some sample
     for k, frm in allowed_from.items():
         part_live[k] |= t >= frm.min()
+    partial = regime == events.PARTIAL
+    if partial.any():  # a partial loosening allows the B30A-class part from the shift's date
+        part_live["b30a"] |= t >= shift_year[partial].min()
     part_usd_per_h100e = {k: part_price[k] / part_h100e[k] for k in imports.PARTS}
     routes = ser("smuggling.route_capacity_chips_per_year")
     enforcement, enforced_from = g("smuggling.enforcement"), g("smuggling.enforcement_from")
@@ -213,21 +229,27 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         else:
             w_raw, code_w = west_growth, supply.GROWTH
         west_m = w_raw * tw_m
-        a_m = events.controls_after_shift(allowed.at(m), t[m], shift_year, shift_level)
+        # --- policy regime of the month: an unscheduled shift (tighten / partial / lift) and Taiwan sanctions
+        shifted = t[m] >= shift_year
+        lift, tight = shifted & (regime == events.LIFT), shifted & (regime == events.TIGHTEN)
+        sanc_m = events.after_event(t[m], taiwan_year, tw_sanc)  # share of China's import channels left
+        a_m = events.controls_after_shift(allowed.at(m), t[m], shift_year, shift_level) * sanc_m
+        tools_m = np.where(tight, 1.0 - tight_cut * events.ramp(t[m], shift_year, 2.0), 1.0)
+        hbm_x, pack_x, cost_x = events.euv_couplings(euv_t[m], *euv_c)
 
         # --- supply: China's domestic chain (SMIC dies and proxy-fab dies under one HBM and packaging cap)
-        delivered = proxy_t[m] * tw_m  # proxy dies come through TSMC: a disruption cuts deliveries
-        dom_h = dom_growth * boost * euv_t[m]
+        delivered = proxy_t[m] * tw_m * sanc_m  # proxy dies come through TSMC: a disruption or sanctions cut them
+        dom_h = dom_growth * boost * euv_t[m] * tools_m
         proxy_h = delivered * proxy_growth_h100e
         code_c = supply.GROWTH
         if any_phys:
-            banned = (t[m] >= hbm_ban) & (t[m] < hbm_end)
+            banned = (t[m] >= hbm_ban) & (t[m] < hbm_end) & ~lift
             if m == starts[y]:
                 hbm_at_start[y] = hbm_stock
             preban_year[y] |= ~banned
-            new_m = (hbm_new.at(m) + np.where(banned, hbm_leak.at(m), 0.0)) / 12.0
-            wafers_m = smic.at(m) * ai_share.at(m) * boost * x_w_t[m]
-            pack_m = pack_cap.at(m)
+            new_m = (hbm_new.at(m) * hbm_x + np.where(banned, hbm_leak.at(m), 0.0)) / 12.0
+            wafers_m = smic.at(m) * ai_share.at(m) * boost * x_w_t[m] * tools_m
+            pack_m = pack_cap.at(m) * pack_x
             cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"], None, floor, dpp,
                                     phys["hbm_stacks_per_package"], hbm_stock, new_m, banned, backlog + delivered,
                                     pack_m, die_yield=yield_t[m], mature_yield=mature_yield)
@@ -246,7 +268,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             proxy_year[y] += cm.proxy_packages
 
         # --- money: monthly budgets (USD) and the price of the month's Western chips
-        capex_m = {a: capex[a].at(m) for a in ACTORS}
+        capex_m = {"US": capex["US"].at(m) * bust_t["US"][m], "China": capex["China"].at(m),
+                   "RoW": capex["RoW"].at(m) * bust_t["RoW"][m]}
         budget = {a: finance.monthly_budget(capex_m[a], share) for a in ACTORS}
         for a in ACTORS:
             capex_y[a][y] += capex_m[a] / 12.0
@@ -267,10 +290,9 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
 
         # --- China's options: licensed parts, smuggled chips, frontier parts, domestic chips
         live = [k for k in imports.PARTS if part_live[k][m]]  # parts some sample may buy this month
-        chips = {k: imports.offered_chips(part_avail[k].at(m), imports.access_at(sched[k], m, cond_share,
-                                                                                 t[m], allowed_from.get(k)),
-                                          part_cap[k].at(m) if part_cap[k] is not None else np.inf, a_m)
-                 for k in live}
+        chips = {k: imports.offered_chips(part_avail[k].at(m), _regime_access(
+            imports.access_at(sched[k], m, cond_share, t[m], allowed_from.get(k)), k, shifted, regime) * sanc_m,
+            part_cap[k].at(m) if part_cap[k] is not None else np.inf, a_m) for k in live}
         offer = {k: chips[k] * part_h100e[k] for k in live}
         parts_h100e = sum(offer.values()) if live else zero
         if live:  # parts come out of Western output too
@@ -279,18 +301,19 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             parts_h100e = parts_h100e * over
         verified = np.where(t[m] >= lv_year, lv_cut, 0.0)
         enforced = np.where(t[m] >= enforced_from, enforcement, 0.0)
-        smug_q = np.minimum(smuggling.route_offer_h100e(routes.at(m), enforced, verified, a_m, us_chip_t[m]),
+        enforced = np.where(tight, 1.0 - (1.0 - enforced) * (1.0 - tight_enf), enforced)
+        smug_q = np.minimum(smuggling.route_offer_h100e(routes.at(m) * sanc_m, enforced, verified, a_m, us_chip_t[m]),
                             west_m - parts_h100e)  # smuggled chips are diverted Western output
         d_us, d_row = np.minimum(budget["US"] / price, cap_home + cap_abroad), np.minimum(budget["RoW"] / price, cap_row)
         # frontier parts: China may put any part of its budget into orders; the market below rations them by money
         offer["frontier"] = np.where(a_m > 0, budget["China"] / price, 0.0)
         offer["smuggled"], offer["domestic"] = smug_q, dom_h + proxy_h
         p_cn = {**{k: part_usd_per_h100e[k] for k in live}, "frontier": price, "smuggled": price * m_smug,
-                "domestic": price * m_dom}
+                "domestic": price * m_dom * cost_x}
         # logit weights relative to the frontier price: constant for the options priced as multiples of it
         to_beta = np.exp(beta * np.log(price)) if live else zero  # price^beta: parts have prices of their own
         w_cn = {**{k: w_part[k] * to_beta for k in live}, "frontier": one, "smuggled": w_smug,
-                "domestic": w_dom_base * dom_pref.at(m)}
+                "domestic": w_dom_base * dom_pref.at(m) * choice.logit_weight(cost_x, beta)}
         bought = choice.split_budget(budget["China"], offer, p_cn, w_cn)
         # power limits China's purchases: what it buys outright first, then its frontier orders get what is left
         need_cn = sum(bought[k] * cn_watts[k] for k in bought if k != "frontier") * kw
@@ -403,7 +426,11 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     smic_nodes = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
                                             g("capability.smic_node_years_after_euv"))
     per_sample = {
-        "taiwan_event_year": taiwan_year, "euv_year": euv_year,
+        "taiwan_event_year": taiwan_year, "euv_year": euv_year, "taiwan_capacity_lost": g("events.taiwan_capacity_lost"),
+        "capex_bust_year": bust_year, "controls_shift_year": shift_year, "controls_regime": regime.astype(np.float64),
+        "china_centralise_year": cdz_year, "china_centralised_share_ratio": g("events.china_centralised_share_ratio"),
+        "western_model": (g("supply.western_model") > 0.5).astype(np.float64),
+        "domestic_model": (g("channels.domestic_model") > 0.5).astype(np.float64),
         "tsmc_node_year": tsmc, "smic_node_year": smic_nodes,
         "run_flop_per_h100e": capability.run_flop_per_h100e(g("capability.cluster_share"), g("capability.run_months"),
                                                             g("capability.mfu")),
@@ -431,6 +458,18 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         else:
             out[k] = v[inverse].astype(np.float64)
     out["year"] = years[starts]
+    return out
+
+
+def _regime_access(access: np.ndarray | float, part: str, shifted: np.ndarray, regime: np.ndarray
+                   ) -> np.ndarray | float:
+    """A licensed part's access after an unscheduled shift: closed by a tightening, the B30A-class part open in a
+    partial loosening (a lift opens frontier parts, which replace the licensed ones); else the enacted access."""
+    if not shifted.any():
+        return access
+    out = np.where(shifted & (regime == events.TIGHTEN), 0.0, access)
+    if part == "b30a":
+        out = np.where(shifted & (regime == events.PARTIAL), 1.0, out)
     return out
 
 

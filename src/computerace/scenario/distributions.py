@@ -190,8 +190,14 @@ class Mixture(Dist):
         return sum(w * c.cdf(x) for w, c in zip(self.weights, self.components, strict=True))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        # The mixture's u-quantile lies between its components' u-quantiles: bisect there.
         u = np.asarray(u, dtype=float)
+        if all(isinstance(c, Point) for c in self.components):  # discrete: exact, by cumulative weight
+            vals = np.array([c.value for c in self.components])  # type: ignore[attr-defined]
+            order = np.argsort(vals, kind="stable")
+            cum = np.cumsum(np.asarray(self.weights)[order])
+            i = np.minimum(np.searchsorted(cum / cum[-1], u, side="left"), len(vals) - 1)
+            return vals[order][i]
+        # The mixture's u-quantile lies between its components' u-quantiles: bisect there.
         qs = np.stack([c.ppf(u) for c in self.components])
         lo, hi = qs.min(axis=0), qs.max(axis=0)
         for _ in range(64):

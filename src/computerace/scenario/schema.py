@@ -30,7 +30,7 @@ from ..errors import ScenarioError, did_you_mean
 from . import distributions as D
 from .yamlio import Lines
 
-TOP_KEYS = ("name", "description", "extends", "horizon", "ci", "mode", "correlations")
+TOP_KEYS = ("name", "description", "extends", "horizon", "ci", "mode", "correlations", "paths")
 ENTRY_KEYS = ("value", "unit", "source", "assumption", "note", "ci", "interpolate")
 
 
@@ -97,6 +97,36 @@ class Horizon(BaseModel):
         return s
 
 
+class Paths(BaseModel):
+    """How a time path's knots vary together: a common level plus per-knot deviations (AR(1) in time).
+
+    The normal behind knot k is z_k = sqrt(1 - s) z + sqrt(s) e_k, with z the parameter's common (copula) normal,
+    s = deviation_share and e an AR(1) process over the knot times, corr(e_i, e_j) = rho_per_year^|t_i - t_j|.
+    Each knot keeps its distribution; knots i, j correlate (1 - s) + s rho^|t_i - t_j|, so a path can rise then
+    fall. s = 0: every knot at one quantile (comonotonic).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    deviation_share: float = 0.0
+    rho_per_year: float = 0.5
+    source: str | None = None
+    assumption: str | None = None
+
+    @field_validator("deviation_share")
+    @classmethod
+    def _share(cls, v: float) -> float:
+        if not 0 <= v <= 1:
+            raise ValueError("deviation_share is a fraction of each knot's variance, in [0, 1]")
+        return v
+
+    @field_validator("rho_per_year")
+    @classmethod
+    def _rho(cls, v: float) -> float:
+        if not 0 <= v < 1:
+            raise ValueError("rho_per_year is a year-to-year correlation in [0, 1)")
+        return v
+
+
 class Correlation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     between: tuple[str, str]
@@ -152,6 +182,7 @@ class Scenario(BaseModel):
     parameters: dict[str, Parameter]
     correlations: list[Correlation]
     resolved: dict[str, Any]
+    paths: Paths = Paths()
 
     @property
     def hash(self) -> str:
@@ -163,7 +194,7 @@ class Scenario(BaseModel):
 
     def sources_used(self) -> set[str]:
         ids = {s for p in self.parameters.values() for s in p.source}
-        return ids | {c.source for c in self.correlations if c.source}
+        return ids | {c.source for c in self.correlations if c.source} | ({self.paths.source} if self.paths.source else set())
 
 
 # ----------------------------------------------------------------------------------- validation
@@ -192,6 +223,13 @@ def _pydantic_error(e: ValidationError, lines: Lines, base: tuple[str, ...],
                          found=repr(err.get("input"))[:80])
 
 
+def _switch_values(d: D.Dist) -> bool:
+    """A switch takes the values 0 and 1 only: a point, or a mixture of points (model-form weights)."""
+    if isinstance(d, D.Point):
+        return d.value in (0.0, 1.0)
+    return isinstance(d, D.Mixture) and all(isinstance(c, D.Point) and c.value in (0.0, 1.0) for c in d.components)
+
+
 def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, line: int | None
                  ) -> D.Dist | Series:
     ci = entry.ci if entry.ci is not None else ci
@@ -209,10 +247,11 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
             raise ScenarioError("not a valid value", file=file, line=line, key=spec.key, expected=str(e),
                                 found=repr(x)[:80], fix="see docs/scenarios.md for the value forms") from None
         lo, hi = d.bounds()
-        if spec.unit == "switch" and not (lo == hi and lo in (0.0, 1.0)):
+        if spec.unit == "switch" and not _switch_values(d):
             raise ScenarioError("a switch is 0 or 1", file=file, line=line, key=spec.key,
-                                expected="0 or 1 (one value, not a distribution)", found=repr(x)[:80],
-                                fix=f"{spec.key}: 1 for the supply physics, 0 for the growth-rate form")
+                                expected="0 or 1, or a mixture of the two forms with weights", found=repr(x)[:80],
+                                fix=f"{spec.key}: 1 for the supply physics, 0 for the growth-rate form, or "
+                                    "{mixture: [{weight: 0.7, value: 1}, {weight: 0.3, value: 0}]}")
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo < spec.min or hi > spec.max:
             raise ScenarioError("value outside the valid range", file=file, line=line, key=spec.key,
                                 expected=f"values in [{spec.min:g}, {spec.max:g}] {spec.unit}",
@@ -346,6 +385,7 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
                             + ", ".join(missing[:4]) + (" ..." if len(missing) > 4 else ""),
                             fix="start the file with 'extends: baseline' to inherit the rest")
     corrs = _correlations(raw.get("correlations") or [], lines, params, source_ids)
+    paths = _paths(raw.get("paths"), lines, source_ids)
     mode = raw.get("mode", "uncertain")
     if mode not in ("uncertain", "point"):
         file, line = _loc(lines, ("mode",))
@@ -356,7 +396,24 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
         corrs = []
     name = str(raw.get("name") or origin)
     return Scenario(name=name, description=str(raw.get("description", "")), origin=origin, horizon=horizon,
-                    ci=float(ci), parameters=params, correlations=corrs, resolved=raw)
+                    ci=float(ci), parameters=params, correlations=corrs, resolved=raw, paths=paths)
+
+
+def _paths(item: Any, lines: Lines, source_ids: set[str]) -> Paths:
+    file, line = _loc(lines, ("paths",))
+    if item is None:
+        return Paths()
+    if not isinstance(item, dict):
+        raise ScenarioError("paths is a mapping", file=file, line=line, key="paths",
+                            fix="paths: {deviation_share: 0.5, rho_per_year: 0.6, assumption: '...'}")
+    try:
+        p = Paths(**item)
+    except ValidationError as e:
+        raise _pydantic_error(e, lines, ("paths",), ("deviation_share", "rho_per_year", "source", "assumption")) from None
+    if p.deviation_share > 0 and (bool(p.source) == bool(p.assumption) or (p.source and p.source not in source_ids)):
+        raise ScenarioError("paths needs one known 'source' or an 'assumption'", file=file, line=line, key="paths",
+                            fix="add 'assumption: <your reasoning>' or a source id from data/sources.csv")
+    return p
 
 
 def _at_median(p: Parameter) -> Parameter:
