@@ -46,6 +46,14 @@ OFF = {
     "events.taiwan_hazard_per_year": 0.0,
     "events.euv_year": 2100.0,
     "events.controls_shift_hazard_per_year": 0.0,
+    "events.capex_bust_hazard_per_year": 0.0,
+    "events.china_centralise_hazard_per_year": 0.0,
+    "events.taiwan_capacity_lost": 0.0,  # a disruption is a window only, without sanctions, unless a case says so
+    "events.taiwan_sanctions": 0.0,
+    "events.taiwan_tech_setback_years": 0.0,
+    "events.euv_hbm_exponent": 0.0,  # an EUV breakthrough relaxes nothing beyond wafers, density and yield
+    "events.euv_packaging_exponent": 0.0,
+    "events.euv_cost_exponent": 0.0,
     "supply.china_packaging_packages_per_month": 1e9,
     "supply.china_hbm_leak_stacks_per_year": 0.0,
 }

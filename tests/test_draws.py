@@ -139,7 +139,7 @@ def test_shorter_horizon_gives_a_prefix_of_the_paths(baseline):
 
 
 def test_values_are_the_ppf_of_the_recorded_quantiles(baseline, big):
-    """Inverse transform: every value is its distribution's ppf at the stored u; series are comonotonic."""
+    """Inverse transform: every value is its distribution's ppf at the stored u (a series' knots at their own)."""
     from computerace.scenario.distributions import ControlsSchedule
 
     for k, p in baseline.parameters.items():
@@ -148,7 +148,10 @@ def test_values_are_the_ppf_of_the_recorded_quantiles(baseline, big):
             continue
         if isinstance(p.value, Series):
             got = big.knots[k][1]
-            want = np.stack([d.ppf(big.quantiles[k]) for d in p.value.dists], axis=1)
+            u = big.knot_quantiles.get(k)
+            if u is None:  # a point series, or one knot: every knot at the series' quantile
+                u = np.repeat(big.quantiles[k][:, None], len(p.value.dists), axis=1)
+            want = np.stack([d.ppf(u[:, j]) for j, d in enumerate(p.value.dists)], axis=1)
         else:
             got, want = big.scalars[k], p.value.ppf(big.quantiles[k])
         inside = (want >= spec.min) & (want <= spec.max)  # values outside a key's range may be clipped

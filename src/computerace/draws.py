@@ -54,6 +54,9 @@ class Draws:
     truncated: dict[str, int] = field(default_factory=dict)
     # {licensed part: (open [month], licence-conditional [month])}: the rules engine's access, the same for all samples
     access: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # {key: [sample, knot]}: each uncertain series' knot quantiles (common level + AR(1) deviations); absent keys
+    # have every knot at the series' quantile
+    knot_quantiles: dict[str, np.ndarray] = field(default_factory=dict)
 
     def inputs(self) -> Inputs:
         """The arrays the model reads (model/inputs.Inputs); licensed-part access rides along as events."""
@@ -65,7 +68,8 @@ class Draws:
                      {k: v[order] for k, v in self.scalars.items()},
                      {k: (s, v[order]) for k, (s, v) in self.knots.items()},
                      {k: v[order] for k, v in self.quantiles.items()},
-                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated), dict(self.access))
+                     {k: v[order] for k, v in self.events.items()}, dict(self.truncated), dict(self.access),
+                     {k: v[order] for k, v in self.knot_quantiles.items()})
 
     def get(self, key: str) -> np.ndarray:
         """[sample] for a scalar parameter, [sample, month] for a time series."""
@@ -221,4 +225,5 @@ def from_quantiles(scenario: Scenario, quantiles: dict[str, np.ndarray], events:
             scalars[k] = v
     n = len(next(iter(quantiles.values())))
     access = _controls_schedule(scenario, months, t, scalars, knots)
-    return Draws(start, n, months, t, scalars, knots, dict(quantiles), dict(events), truncated, access)
+    return Draws(start, n, months, t, scalars, knots, dict(quantiles), dict(events), truncated, access,
+                 dict(knot_quantiles))

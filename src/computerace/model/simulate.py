@@ -68,6 +68,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     taiwan_year = events.first_event_time(inp.events["taiwan"], g("events.taiwan_hazard_per_year"),
                                           g("events.hazard_start"))
     tw_sanc = g("events.taiwan_sanctions")
+    tw_setback = g("events.taiwan_capacity_lost") * g("events.taiwan_tech_setback_years")
+    p_decl, w_decl = g("finance.price_decline_per_year"), g("power.watts_decline_per_year")
     tw_t = np.ascontiguousarray(events.taiwan_output_factor(
         t, taiwan_year, g("events.taiwan_duration_months"), g("events.taiwan_severity"), g("events.taiwan_capacity_lost"),
         g("events.taiwan_rebuild_years")).T)  # [month, sample]
@@ -228,7 +230,6 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             code_w = wm.binding if all_west else np.where(west_phys, wm.binding, supply.GROWTH)
         else:
             w_raw, code_w = west_growth, supply.GROWTH
-        west_m = w_raw * tw_m
         # --- policy regime of the month: an unscheduled shift (tighten / partial / lift) and Taiwan sanctions
         shifted = t[m] >= shift_year
         lift, tight = shifted & (regime == events.LIFT), shifted & (regime == events.TIGHTEN)
@@ -273,7 +274,11 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         budget = {a: finance.monthly_budget(capex_m[a], share) for a in ACTORS}
         for a in ACTORS:
             capex_y[a][y] += capex_m[a] / 12.0
-        kw = kw_buf[m] = watts / 1e9  # GW per H100e of this month's Western chips
+        # a Taiwan conflict sets Western price-performance and energy efficiency back by lost x setback years
+        # (the next-best fabs, Samsung and Intel, trail TSMC's leading node); the trends resume from there
+        sb = np.where(t[m] >= taiwan_year, tw_setback, 0.0)
+        px, sbw = (price * p_decl ** sb, w_decl ** sb) if sb.any() else (price, one)  # Western price, watts x
+        kw = kw_buf[m] = watts / 1e9 * sbw  # GW per H100e of this month's Western chips
 
         # --- power: what each site can still power this month (GW), before purchases
         if m > 0:
@@ -287,6 +292,13 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             avail_buf[m, j] = avail[a]
         cap_home, cap_abroad = room["US"] / kw, s_abroad * room["RoW"] / kw  # H100e the US can power
         cap_row = (1.0 - s_abroad) * room["RoW"] / kw
+        d_us, d_row = np.minimum(budget["US"] / px, cap_home + cap_abroad), np.minimum(budget["RoW"] / px, cap_row)
+        # Western output after Taiwan events. A disruption removes a share of the capacity that serves buyers:
+        # output beyond what they could take at most (the US, RoW, all of China's budget) is capacity the
+        # exogenous paths project but foundries would not have built, so it cannot cushion the loss. (Budgets, not
+        # power: power left idle during a disruption would otherwise make the lost capacity reappear at once.)
+        west_m = np.where(tw_m < 1.0, np.minimum(w_raw, (budget["US"] + budget["RoW"] + budget["China"]) / px) * tw_m,
+                          w_raw)
 
         # --- China's options: licensed parts, smuggled chips, frontier parts, domestic chips
         live = [k for k in imports.PARTS if part_live[k][m]]  # parts some sample may buy this month
@@ -304,19 +316,19 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         enforced = np.where(tight, 1.0 - (1.0 - enforced) * (1.0 - tight_enf), enforced)
         smug_q = np.minimum(smuggling.route_offer_h100e(routes.at(m) * sanc_m, enforced, verified, a_m, us_chip_t[m]),
                             west_m - parts_h100e)  # smuggled chips are diverted Western output
-        d_us, d_row = np.minimum(budget["US"] / price, cap_home + cap_abroad), np.minimum(budget["RoW"] / price, cap_row)
         # frontier parts: China may put any part of its budget into orders; the market below rations them by money
-        offer["frontier"] = np.where(a_m > 0, budget["China"] / price, 0.0)
+        offer["frontier"] = np.where(a_m > 0, budget["China"] / px, 0.0)
         offer["smuggled"], offer["domestic"] = smug_q, dom_h + proxy_h
-        p_cn = {**{k: part_usd_per_h100e[k] for k in live}, "frontier": price, "smuggled": price * m_smug,
+        p_cn = {**{k: part_usd_per_h100e[k] for k in live}, "frontier": px, "smuggled": px * m_smug,
                 "domestic": price * m_dom * cost_x}
         # logit weights relative to the frontier price: constant for the options priced as multiples of it
-        to_beta = np.exp(beta * np.log(price)) if live else zero  # price^beta: parts have prices of their own
+        to_beta = np.exp(beta * np.log(px)) if live else zero  # price^beta: parts have prices of their own
         w_cn = {**{k: w_part[k] * to_beta for k in live}, "frontier": one, "smuggled": w_smug,
-                "domestic": w_dom_base * dom_pref.at(m) * choice.logit_weight(cost_x, beta)}
+                "domestic": w_dom_base * dom_pref.at(m) * choice.logit_weight(cost_x * price / px, beta)}
         bought = choice.split_budget(budget["China"], offer, p_cn, w_cn)
         # power limits China's purchases: what it buys outright first, then its frontier orders get what is left
-        need_cn = sum(bought[k] * cn_watts[k] for k in bought if k != "frontier") * kw
+        cn_w = cn_watts if sbw is one else {**cn_watts, "domestic": w_dom / sbw}  # domestic chips: no setback
+        need_cn = sum(bought[k] * cn_w[k] for k in bought if k != "frontier") * kw
         with np.errstate(divide="ignore", invalid="ignore"):
             fit = np.where(need_cn > room["China"], room["China"] / need_cn, 1.0)
         unpowered["China"][y] += sum(bought[k] for k in bought if k != "frontier") * (1.0 - fit)
@@ -330,10 +342,10 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         # --- the market: Western output (after China's parts and smuggled chips) cleared between buyers
         licensed = sum(bought[k] for k in live) if live else zero
         # money each buyer brings (USD)
-        bid = {"US": budget["US"], "RoW": budget["RoW"], "China": d_cn * price}
+        bid = {"US": budget["US"], "RoW": budget["RoW"], "China": d_cn * px}
         demand = {"US": d_us, "RoW": d_row, "China": d_cn}
         got, left, p_clear = market.clear_priced(np.maximum(west_m - licensed - bought["smuggled"], 0.0), demand, bid,
-                                                 price)
+                                                 px)
         home = np.minimum(got["US"], cap_home)
         adds["US"][m], adds["US/abroad"][m], adds["RoW"][m] = home, got["US"] - home, got["RoW"]
         dom_share = np.divide(dom_h, dom_h + proxy_h, out=np.ones(S), where=(dom_h + proxy_h) > 0)
@@ -352,17 +364,17 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         spend["US"][y] += got["US"] * p_clear
         spend["RoW"][y] += got["RoW"] * p_clear
         spend["China"][y] += spend_cn
-        unpowered["US"][y] += np.maximum(budget["US"] / price - cap_home - cap_abroad, 0.0)
-        unpowered["RoW"][y] += np.maximum(budget["RoW"] / price - cap_row, 0.0)
+        unpowered["US"][y] += np.maximum(budget["US"] / px - cap_home - cap_abroad, 0.0)
+        unpowered["RoW"][y] += np.maximum(budget["RoW"] / px - cap_row, 0.0)
 
         # --- power the new chips draw, by site and by owner
-        cn_gw = sum(bought[k] * cn_watts[k] for k in bought if k != "frontier") * kw + got["China"] * kw
+        cn_gw = sum(bought[k] * cn_w[k] for k in bought if k != "frontier") * kw + got["China"] * kw
         gw_site["US"][m], gw_site["RoW"][m], gw_site["China"][m] = home * kw, (got["RoW"] + got["US"] - home) * kw, cn_gw
 
         # --- what limited each actor this month
         for a, d_a, cap_a in (("US", d_us, cap_home + cap_abroad), ("RoW", d_row, cap_row)):
             met = got[a] >= d_a * (1 - 1e-9)
-            by_power = budget[a] / price > cap_a
+            by_power = budget[a] / px > cap_a
             binding[a][m] = np.where(met, np.where(by_power, supply.POWER, supply.BUDGET), code_w)
         binding["China"][m] = np.where(cn_power_bound, supply.POWER,
                                        np.where(spend_cn >= budget["China"] * (1 - 1e-9), supply.BUDGET, code_c))

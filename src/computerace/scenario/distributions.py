@@ -204,7 +204,18 @@ class Mixture(Dist):
             mid = 0.5 * (lo + hi)
             below = self.cdf(mid) < u
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        return 0.5 * (lo + hi)
+        out = 0.5 * (lo + hi)
+        # an atom (a point component) holds exactly: u in (F(v-), F(v)] maps to v itself, not to a bisection
+        # value a rounding error away from it (a mixture with 'value: 0' gives exactly 0)
+        for c in self.components:
+            if isinstance(c, Point):
+                v = np.array([c.value])
+                left = float(sum(w * (d.cdf(v)[0] if not isinstance(d, Point) else float(d.value < c.value))
+                                 for w, d in zip(self.weights, self.components, strict=True)))
+                mass = float(sum(w for w, d in zip(self.weights, self.components, strict=True)
+                                 if isinstance(d, Point) and d.value == c.value))
+                out = np.where((u > left) & (u <= left + mass), c.value, out)
+        return out
 
 
 @dataclass(frozen=True)

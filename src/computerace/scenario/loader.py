@@ -44,7 +44,10 @@ def _merge(parent: dict[str, Any], child: dict[str, Any], depth: int = 0) -> dic
     out = copy.deepcopy(parent)
     for k, v in child.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            if depth == 1 and "value" in v:  # section.parameter level
+            if depth == 0 and k == "paths" and {"deviation_share", "rho_per_year"} & set(v):
+                out[k] = {kk: vv for kk, vv in out[k].items() if kk not in ("source", "assumption")}
+                out[k].update(copy.deepcopy(v))  # new path settings need their own reasoning
+            elif depth == 1 and "value" in v:  # section.parameter level
                 base = {kk: vv for kk, vv in out[k].items() if kk not in ("source", "assumption", "note", "value")}
                 base.update(copy.deepcopy(v))
                 out[k] = base
