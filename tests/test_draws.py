@@ -191,11 +191,21 @@ def test_rank_correlation_matches_rho(correlated):
     _, d = correlated
     rho = spearman(d.scalars["finance.smuggled_price_multiplier"], d.scalars["finance.compute_share"])
     assert rho == pytest.approx(0.6, abs=RHO_TOL)
-    # A series draws all knots from one u, so each knot carries the correlation.
+    # A correlation acts on a series' common level; each knot's normal is sqrt(1 - s) of it plus its own
+    # deviation (paths.deviation_share s), so a knot's normal-score correlation is sqrt(1 - s) x 2 sin(pi rho / 6)
+    # and its rank correlation (6 / pi) asin(that / 2); the level itself carries rho exactly.
+    sc, _ = correlated
+    s = sc.paths.deviation_share
     growth = d.knots["channels.domestic_growth_per_year"][1]
+    assert spearman(d.quantiles["channels.domestic_growth_per_year"], d.scalars["finance.price_decline_per_year"]
+                    ) == pytest.approx(-0.4, abs=RHO_TOL)
+    r_knot = 6 / math.pi * math.asin(math.sqrt(1 - s) * 2 * math.sin(math.pi * -0.4 / 6) / 2)
+    assert s > 0 and r_knot > -0.35  # the dilution is large enough for this test to tell the two apart
     for j in range(growth.shape[1]):
+        if growth[:, j].std() == 0:
+            continue
         assert spearman(growth[:, j], d.scalars["finance.price_decline_per_year"]) == pytest.approx(
-            -0.4, abs=RHO_TOL)
+            r_knot, abs=RHO_TOL)
 
 
 def test_uncorrelated_pairs_stay_uncorrelated(correlated):

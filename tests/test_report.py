@@ -271,3 +271,80 @@ def test_western_output_bars_are_per_buyer_medians(ds: xr.Dataset) -> None:
     unsold = ds["unsold_h100e"].sel(supplier="Western").values.astype(np.float64)
     np.testing.assert_allclose(bars["unsold"].y, np.median(unsold, axis=0), rtol=1e-9)
     assert list(bars["US"].x) == list(range(2022, 2041))
+
+
+def _with_forms_and_capex(ds: xr.Dataset, seed: int = 3) -> tuple[xr.Dataset, dict]:
+    """The synthetic run with per-sample model forms, AI-capex busts and capex paths, and its summary with the
+    model_form block (built by the analysis layer from the same samples)."""
+    from computerace.analysis.metrics import model_form_block, model_forms
+
+    rng = np.random.default_rng(seed)
+    n, years = ds.sizes["sample"], ds["year"].values
+    west, dom = (rng.random(n) < 0.75).astype(float), (rng.random(n) < 0.75).astype(float)
+    bust = np.where(rng.random(n) < 0.5, rng.uniform(2026, 2045, n), np.inf)
+    level = 1e11 * 1.25 ** (years - 2022)
+    capex = np.stack([level * rng.lognormal(0, 0.2, (n, 1)) * f for f in (1.0, 0.3, 0.5)], axis=2)
+    in_bust = (years[None, :] >= np.floor(bust)[:, None]) & (years[None, :] < np.floor(bust)[:, None] + 2)
+    capex[:, :, 0] *= np.where(in_bust, 0.5, 1.0)  # a two-year halving of US capex, then back on its path
+    out = ds.assign(western_model=("sample", west), domestic_model=("sample", dom), capex_bust_year=("sample", bust),
+                    capex_usd=(("sample", "year", "actor"), capex))
+    years_behind, censored = _years_behind(ds)
+    dec = [i for i, m in enumerate(ds["month"].values.astype("datetime64[M]")) if str(m) in ("2030-12", "2035-12")]
+    summary = _summary()
+    forms = model_forms(out)
+    assert forms is not None
+    summary["model_form"] = model_form_block(
+        forms, {"years_behind_stock": (years_behind.values[:, dec], censored.values[:, dec])}, ["2030-12", "2035-12"],
+        {"2030": rng.random(n) < 0.1})
+    return out, summary
+
+
+def test_model_form_section_and_capex_figure_appear(ds: xr.Dataset) -> None:
+    ds2, summary = _with_forms_and_capex(ds)
+    page = render_report(ds2, summary, _manifest(), years_behind=_years_behind(ds))
+    assert "<h2>How much comes from the model's form</h2>" in page
+    table = page.split('<table class="model-form">', 1)[1].split("</table>", 1)[0]
+    mf = summary["model_form"]
+    for form, row in mf["forms"].items():
+        assert f"{form}<br><span class='interval'>{row['samples']:,} samples" in table
+    r = mf["metrics"]["years_behind_stock"]["2030-12"]
+    assert f"{r['pooled']['p50']:.1f} <span class=\"interval\">[{r['pooled']['p5']:.1f} – {r['pooled']['p95']:.1f}]" in table
+    assert f"{100 * r['share_from_form']:.1f}%</td></tr>" in table
+    assert "P(China's stock overtakes the US's) by 2030" in table
+    # growth/growth holds ~6% of 200 samples, under the minimum: its count is shown, its cells are dashes.
+    small = [f for f, row in mf["forms"].items() if r["by_form"][f]["p50"] is None]
+    assert small == ["growth/growth"] and mf["forms"]["growth/growth"]["samples"] < 20
+    col = 2 + list(mf["forms"]).index("growth/growth")  # after the headline label and the pooled column
+    first_row = table.split("</tr>")[1]
+    assert re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", first_row)[col] == "—"
+    assert "<h2>AI capex by actor: booms and busts</h2>" in page and 'id="fig-capex"' in page
+    assert "then returns to its path" in page
+    assert page.count("Plotly.newPlot(") == 5  # the four of the plain report and the capex figure
+    # Without the block or capex_usd, neither appears.
+    plain = render_report(ds, _summary(), _manifest(), years_behind=_years_behind(ds))
+    assert "model-form" not in plain and "fig-capex" not in plain
+
+
+def test_capex_figure_bands_and_chosen_sample_paths(ds: xr.Dataset) -> None:
+    ds2, _ = _with_forms_and_capex(ds)
+    fig = figures.capex_paths(ds2)
+    assert fig.layout.yaxis.type == "log"
+    traces = {t.name: t for t in fig.data}
+    capex = ds2["capex_usd"].values
+    for i, actor in enumerate(ACTORS):
+        np.testing.assert_allclose(traces[f"{actor} median"].y, np.median(capex[:, :, i], axis=0), rtol=1e-9)
+        np.testing.assert_allclose(traces[f"{actor} 5-95%"].y, np.quantile(capex[:, :, i], 0.95, axis=0), rtol=1e-9)
+    bust = ds2["capex_bust_year"].values
+    paths = [t for t in fig.data if t.meta and str(t.meta).startswith("US sample")]
+    busts = [t for t in paths if "(bust" in t.meta]
+    calm = [t for t in paths if "(no bust)" in t.meta]
+    # The first three samples whose bust starts by 2037 (seen to end by 2040), and the first two with none in the horizon.
+    assert [t.meta for t in busts] == [f"US sample {j} (bust {bust[j]:.1f})" for j in np.nonzero(bust < 2038)[0][:3]]
+    assert [t.meta for t in calm] == [f"US sample {j} (no bust)" for j in np.nonzero(~(bust < 2041))[0][:2]]
+    for t in paths:
+        j = int(t.meta.split()[2])
+        np.testing.assert_allclose(t.y, capex[j, :, 0], rtol=1e-12)
+    # A drawn bust path falls in its bust year, then returns to its path.
+    y0 = int(np.floor(bust[int(busts[0].meta.split()[2])]))
+    k = int(np.nonzero(ds2["year"].values == y0)[0][0])
+    assert busts[0].y[k] < busts[0].y[k - 1] and busts[0].y[k + 2] > busts[0].y[k + 1]

@@ -17,7 +17,7 @@ from scipy import stats
 import computerace
 from computerace.analysis import sensitivity as S
 from computerace.analysis.metrics import sample_values, years_behind_stock
-from computerace.draws import draw
+from computerace.draws import EVENT_STREAMS, draw
 from computerace.errors import UserError
 from computerace.report.tornado import tornado_figure, write_tornado_html
 from computerace.scenario import Series
@@ -104,13 +104,15 @@ def test_baseline_inputs_are_every_uncertain_parameter_and_the_event_uniforms(ba
     inp = S.scenario_inputs(baseline)
     uncertain = [k for k in param_specs() if baseline.parameters[k].uncertain
                  and not isinstance(baseline.parameters[k].value, ControlsSchedule)]
-    assert inp.names == uncertain + ["events.taiwan_time_u", "events.controls_time_u"]
+    assert inp.names == uncertain + [f"events.{e}_time_u" for e in EVENT_STREAMS]
     assert len(inp.names) > 30
     assert "channels.proxy_drawdown_start" not in inp.names  # a point value in the baseline
     pairs = {tuple(sorted(c.between)) for c in baseline.correlations}
     groups = [set(inp.members(g)) for g in inp.group_names if len(inp.members(g)) > 1]
-    assert all(any(set(p) <= g for g in groups) for p in pairs) and len(pairs) == 3
-    assert sorted(len(g) for g in groups) == [2, 2, 2]
+    assert all(any(set(p) <= g for g in groups) for p in pairs) and len(pairs) == len(baseline.correlations)
+    # connected sets: US capex with CoWoS and area growth; watts with chip efficiency and H100e per package;
+    # China's lever block (capex, AI wafer share, HBM, packaging, EUV year, domestic growth)
+    assert sorted(len(g) for g in groups) == [3, 3, 6]
     assert len(inp.group_names) == len(inp.names) - sum(len(g) - 1 for g in groups)
 
 
@@ -176,7 +178,7 @@ def test_evaluate_reproduces_every_metric_of_a_run(baseline, run300, metric, key
     # Same draws as run(seed=5): each metric at 2030-12 from the horizon cut at 2030-12 equals the full
     # run's, read by the same function (sample_values): the model is causal and the layout is the Run's.
     d, ds = run300
-    got, _ = S.evaluate(baseline, d.quantiles, d.events, metric, 2030, key)
+    got, _ = S.evaluate(baseline, d.quantiles, d.events, metric, 2030, key, knot_quantiles=d.knot_quantiles)
     want = sample_values(ds, metric, key or "China", "2030-12")
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, equal_nan=True)
     assert np.isfinite(got).all()
@@ -186,11 +188,11 @@ def test_evaluate_by_hand_for_the_headline_metrics(baseline, run300):
     d, ds = run300
     m = int(np.flatnonzero(ds["month"].values.astype("datetime64[M]") == np.datetime64("2030-12"))[0])
     stock = ds["stock_h100e"].values[:, m].astype(np.float64)
-    share, _ = S.evaluate(baseline, d.quantiles, d.events, "china_share", 2030)
+    share, _ = S.evaluate(baseline, d.quantiles, d.events, "china_share", 2030, knot_quantiles=d.knot_quantiles)
     np.testing.assert_allclose(share, stock[:, 1] / stock.sum(axis=1), rtol=1e-12)
-    ratio, _ = S.evaluate(baseline, d.quantiles, d.events, "us_to_china_ratio", 2030)
+    ratio, _ = S.evaluate(baseline, d.quantiles, d.events, "us_to_china_ratio", 2030, knot_quantiles=d.knot_quantiles)
     np.testing.assert_allclose(ratio, stock[:, 0] / stock[:, 1], rtol=1e-12)
-    yb, _ = S.evaluate(baseline, d.quantiles, d.events, "years_behind_stock", 2030)
+    yb, _ = S.evaluate(baseline, d.quantiles, d.events, "years_behind_stock", 2030, knot_quantiles=d.knot_quantiles)
     np.testing.assert_array_equal(yb, years_behind_stock(ds, [m])[0].values[:, 0])
 
 
@@ -217,16 +219,22 @@ def only_uncertain(base, keep: set[str], extra: dict | None = None):
     return computerace.load_scenario("baseline", over | (extra or {}))
 
 
+#: No event can happen: every event uniform is an irrelevant input (its indices are exactly 0).
+NO_EVENTS = {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0,
+             "events.capex_bust_hazard_per_year": 0, "events.china_centralise_hazard_per_year": 0}
+
+
 def test_one_uncertain_parameter_carries_all_the_variance(baseline):
     # Only China's capex is uncertain, and no Taiwan event can happen: S1 = ST = 1 for it and exactly 0
     # for the (irrelevant) event uniform. Its correlation partner is now a point: no group. The
     # tolerance 0.1 is the estimators' 95% half-width at N = 1024 for this output.
     k = "supply.china_domestic_hbm_stacks_per_year"  # HBM binds China's domestic output at the medians
-    sc = only_uncertain(baseline, {k}, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0})
+    sc = only_uncertain(baseline, {k}, NO_EVENTS)
     r = S.sobol(sc, "years_behind_stock", 2030, samples=1024, seed=1)
-    assert r["inputs"] == 3 and r["groups"] == 3 and r["correlated_groups"] == []
+    assert r["inputs"] == 1 + len(EVENT_STREAMS) and r["groups"] == 1 + len(EVENT_STREAMS)
+    assert r["correlated_groups"] == []
     top, *evs = r["indices"]
-    assert top["input"] == k and {e["input"] for e in evs} == {"events.taiwan_time_u", "events.controls_time_u"}
+    assert top["input"] == k and {e["input"] for e in evs} == {f"events.{e}_time_u" for e in EVENT_STREAMS}
     assert top["S1"] == pytest.approx(1, abs=0.1) and top["ST"] == pytest.approx(1, abs=0.1)
     assert top["S1_conf"] < 0.15 and top["ST_conf"] < 0.1
     assert all(ev["S1"] == 0 and ev["ST"] == 0 for ev in evs)
@@ -236,18 +244,18 @@ def test_one_uncertain_parameter_carries_all_the_variance(baseline):
 
 def test_a_metric_that_does_not_vary_is_a_clear_error(baseline):
     # power caps operational compute only, never owned stock
-    sc = only_uncertain(baseline, {"power.domestic_watts_multiplier"}, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0})
+    sc = only_uncertain(baseline, {"power.domestic_watts_multiplier"}, NO_EVENTS)
     with pytest.raises(UserError, match="does not vary"):
         S.sobol(sc, "years_behind_stock", 2030, samples=16)
 
 
 def test_a_correlated_pair_alone_is_one_group_with_all_the_variance(baseline):
     pair = {"supply.cowos_wafers_per_month", "finance.us_capex_usd_per_year"}  # CoWoS binds the US at the medians
-    sc = only_uncertain(baseline, pair, {"events.taiwan_hazard_per_year": 0, "events.controls_shift_hazard_per_year": 0,
+    sc = only_uncertain(baseline, pair, {**NO_EVENTS,
                                          # ample power, so that power does not bind instead of CoWoS and capex
                                          "power.us_available_2022_gw": 1000, "power.row_available_2022_gw": 1000})
     r = S.sobol(sc, "china_share", 2030, samples=1024, seed=2)
-    assert r["inputs"] == 4 and r["groups"] == 3
+    assert r["inputs"] == 2 + len(EVENT_STREAMS) and r["groups"] == 1 + len(EVENT_STREAMS)
     (grp,) = r["correlated_groups"]
     assert set(grp["members"]) == pair
     top = r["indices"][0]

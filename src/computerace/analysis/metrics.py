@@ -16,6 +16,8 @@ Definitions (docs/metrics.md):
   China), unpowered_h100e (by actor), china_imports_h100e / _chips (by part): per calendar
   year; us_abroad_h100e: US-owned stock at sites in the rest of the world (part of the US stock).
 - years_behind_at_most[axis][YYYY-12][k] = P(years behind <= k), k = 1..10, censored samples counting as > k.
+- model_form (issue 15): the headlines pooled and within each model form ("<western>/<domestic>", physics or
+  growth), and the share of their variance between forms (law of total variance; docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -220,6 +222,8 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
     for axis in AXES:
         yb, cens = years_behind(ds, axis, idx)
         metrics[f"years_behind_{axis}"] = {"China": _table(yb.values, labels, cens.values)}
+        if axis == "stock":
+            stock_yb, stock_cens = yb.values, cens.values
         # P(years behind <= k): a censored value is only a lower bound, so it counts as "not <= k".
         known = np.where(cens.values, np.inf, yb.values)
         at_most[axis] = {lab: {str(k): float((known[:, i] <= k).mean()) for k in range(1, 11)}
@@ -263,6 +267,12 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
     if "operational_h100e" in ds:
         probabilities["china_overtakes_us_operational_stock_by"] = overtakes_by(ds, "operational_h100e")
     probabilities["years_behind_at_most"] = at_most
+    forms = model_forms(ds)
+    if forms is not None:  # issue 15: how much of each headline comes from the model's own form
+        heads = [f"{y}-12" for y in OVERTAKE_YEARS if f"{y}-12" in labels]
+        # the arrays summary() tabulated above, whole: the pooled rows are then identical to theirs, bit for bit
+        headline = {"years_behind_stock": (stock_yb, stock_cens), "china_share": (china / world, None)}
+        model_form = model_form_block(forms, headline, labels, overtaken_by_samples(ds, "stock_h100e"), heads)
     return {
         "scenario": manifest["scenario"], "seed": manifest["seed"], "samples": manifest["samples"],
         "version": manifest["version"], "scenario_hash": manifest["scenario_hash"],
@@ -270,7 +280,107 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "probabilities": probabilities,
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
+        **({"model_form": model_form} if forms is not None else {}),
     }
+
+
+#: The model-form switches recorded per sample (1.0 physics form, 0.0 growth form), Western first.
+FORM_SWITCHES = (("western_model", "supply.western_model"), ("domestic_model", "channels.domestic_model"))
+FORM_NAMES = {1: "physics", 0: "growth"}
+#: Forms with fewer samples report their count but no quantiles, means or probabilities (null).
+MODEL_FORM_MIN_SAMPLES = 20
+
+
+def model_forms(ds: xr.Dataset) -> np.ndarray | None:
+    """Each sample's model form, "<western>/<domestic>" ("physics/growth": CoWoS/HBM physics for Western
+    output, China's growth ramp), from the per-sample switches; None when the run does not record them."""
+    if not all(var in ds for var, _ in FORM_SWITCHES):
+        return None
+    west, dom = ((ds[var].values > 0.5).astype(int) for var, _ in FORM_SWITCHES)
+    names = np.array([FORM_NAMES[0], FORM_NAMES[1]])
+    return np.char.add(np.char.add(names[west], "/"), names[dom])
+
+
+def form_order(forms: np.ndarray) -> list[str]:
+    """The forms present, in a fixed order: physics/physics, physics/growth, growth/physics, growth/growth."""
+    order = [f"{w}/{d}" for w in ("physics", "growth") for d in ("physics", "growth")]
+    present = set(np.unique(forms).tolist())
+    return [f for f in order if f in present] + sorted(present - set(order))
+
+
+def variance_share_from_form(values: np.ndarray, forms: np.ndarray) -> float:
+    """Share of the variance of `values` [sample] that lies between model forms (law of total variance).
+
+    Var(Y) = E[Var(Y | F)] + Var(E[Y | F]); returns Var(E[Y | F]) / Var(Y) = sum_f n_f (mean_f - mean)^2 /
+    sum_i (y_i - mean)^2, population moments over the samples given (the caller drops censored or
+    non-finite values first). 0 with one form or no spread; in [0, 1].
+    """
+    y = np.asarray(values, dtype=np.float64)
+    groups = np.unique(forms)
+    if y.size == 0 or groups.size < 2:
+        return 0.0
+    mean = y.mean()
+    total = float(np.sum((y - mean) ** 2))
+    if not total > 0:
+        return 0.0
+    between = sum(float(np.sum(forms == f)) * (float(y[forms == f].mean()) - mean) ** 2 for f in groups)
+    return float(min(max(between / total, 0.0), 1.0))
+
+
+def overtaken_by_samples(ds: xr.Dataset, var: str = "stock_h100e") -> dict[str, np.ndarray]:
+    """{year: [sample] bool}: China's `var` exceeded the US's in some month up to December of the year (the
+    per-sample flags whose means are `overtakes_by`)."""
+    months = ds["month"].values.astype("datetime64[M]")
+    ever = np.logical_or.accumulate(ds[var].sel(actor="China").values > ds[var].sel(actor="US").values, axis=1)
+    out = {}
+    for y in OVERTAKE_YEARS:
+        m = np.datetime64(f"{y}-12", "M")
+        if months[0] <= m <= months[-1]:
+            out[str(y)] = ever[:, int((m - months[0]).astype(int))]
+    return out
+
+
+def _null_row(censored: bool) -> dict[str, Any]:
+    return {k: None for k in ("p5", "p50", "p95", "mean", *(("censored",) if censored else ()))}
+
+
+def model_form_block(forms: np.ndarray, headline: dict[str, tuple[np.ndarray, np.ndarray | None]],
+                     labels: list[str], overtaken: dict[str, np.ndarray], dates: list[str] | None = None
+                     ) -> dict[str, Any]:
+    """summary.json's `model_form` block: each headline pooled and within each model form.
+
+    forms: [sample] labels (`model_forms`). headline: {metric: (values [sample, label], censored or None)},
+    labels naming the columns; reported at `dates` (default all labels). Quantiles as in `summary`
+    (censored years behind enter as their lower bound); the variance share (`variance_share_from_form`)
+    over finite, uncensored values only. overtaken: {year: [sample] bool}. Forms with fewer than
+    MODEL_FORM_MIN_SAMPLES samples get null statistics.
+    """
+    dates = list(labels) if dates is None else dates
+    order = form_order(forms)
+    masks = {f: forms == f for f in order}
+    small = {f for f in order if masks[f].sum() < MODEL_FORM_MIN_SAMPLES}
+    n = forms.size
+    metrics: dict[str, Any] = {}
+    for metric, (values, censored) in headline.items():
+        pooled = _table(values, labels, censored)
+        by_form = {f: ({d: _null_row(censored is not None) for d in labels} if f in small
+                       else pooled if m.all()  # one form: its rows are the pooled ones, to the last bit
+                       else _table(values[m], labels, None if censored is None else censored[m]))
+                   for f, m in masks.items()}
+        metrics[metric] = {}
+        for d in dates:
+            i = labels.index(d)
+            ok = np.isfinite(values[:, i]) & (True if censored is None else ~censored[:, i])
+            metrics[metric][d] = {
+                "pooled": pooled[d], "by_form": {f: by_form[f][d] for f in order},
+                "share_from_form": variance_share_from_form(values[ok, i], forms[ok]),
+                "variance_samples": int(ok.sum())}
+    probs = {y: {"pooled": float(flags.mean()),
+                 "by_form": {f: None if f in small else float(flags[masks[f]].mean()) for f in order}}
+             for y, flags in overtaken.items()}
+    return {"switches": {var: key for var, key in FORM_SWITCHES}, "min_samples": MODEL_FORM_MIN_SAMPLES,
+            "forms": {f: {"samples": int(masks[f].sum()), "share": float(masks[f].sum() / n)} for f in order},
+            "metrics": metrics, "probabilities": {"china_overtakes_us_stock_by": probs}}
 
 
 def overtakes_by(ds: xr.Dataset, var: str = "stock_h100e") -> dict[str, float]:

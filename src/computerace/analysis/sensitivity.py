@@ -291,8 +291,14 @@ def _dataset(out: dict[str, np.ndarray], months: np.ndarray, layout: Layout) -> 
 
 def evaluate(scenario: Scenario, quantiles: dict[str, np.ndarray], events: dict[str, np.ndarray],
              metric: str, year: int, key: str | None = None, log: bool = False,
-             progress: Callable[[int], None] | None = None, chunk: int = CHUNK) -> tuple[np.ndarray, dict[str, int]]:
+             progress: Callable[[int], None] | None = None, chunk: int = CHUNK,
+             knot_quantiles: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """The metric in December of `year` for draws given by their quantiles; ([sample], truncation counts).
+
+    Sobol analysis attributes variance to each time series' common level: without `knot_quantiles` every knot of
+    a series sits at the series' quantile (the per-year path deviations of docs/scenarios.md are held at zero,
+    so the model is a deterministic function of the analysed inputs). `knot_quantiles` ({key: [sample, knot]},
+    as `Draws.knot_quantiles`) reproduces a run's draws exactly.
 
     Samples are simulated in chunks, two at a time (numpy releases the GIL), over the horizon up to
     that December only; the model's outputs are laid out as a Run's Dataset and read with
@@ -312,7 +318,8 @@ def evaluate(scenario: Scenario, quantiles: dict[str, np.ndarray], events: dict[
     def one(start: int) -> dict[str, int]:
         sl = slice(start, min(n, start + chunk))
         d = from_quantiles(scenario, {k: v[sl] for k, v in quantiles.items()},
-                           {k: v[sl] for k, v in events.items()}, start, months)
+                           {k: v[sl] for k, v in events.items()}, start, months,
+                           knot_quantiles={k: v[sl] for k, v in (knot_quantiles or {}).items()})
         ds = _dataset(simulate(d.inputs()), months, layout)
         y[sl] = sample_values(ds, metric, key, date)
         if progress is not None:

@@ -2,8 +2,9 @@
 
 Every figure is built from quantiles over the `sample` dimension, computed with numpy in one
 vectorised call per variable (no per-month or per-sample Python loop), so 10,000 samples x 228
-months render in well under a second. Figures hold quantiles and histogram counts, never raw
-samples, which keeps the offline HTML small.
+months render in well under a second. Figures hold quantiles and histogram counts, not raw samples,
+which keeps the offline HTML small; the one exception is `capex_paths`, which draws a handful of US
+sample paths (chosen deterministically) so a capex bust and its recovery can be seen.
 """
 
 from __future__ import annotations
@@ -348,5 +349,70 @@ def western_output_by_buyer(dataset: xr.Dataset) -> go.Figure:
                       title="Where Western output went each year (medians)",
                       legend=dict(orientation="h", y=-0.2), margin=dict(l=70, r=20, t=60, b=80))
     fig.update_yaxes(title_text=STOCK_AXIS_TITLE)
+    fig.update_xaxes(title_text="Year", dtick=2)
+    return fig
+
+
+def capex_sample_indices(dataset: xr.Dataset, busts: int = 3, calm: int = 2, recovery_years: int = 3) -> dict[str, list[int]]:
+    """Samples whose US capex path is drawn, chosen deterministically (lowest sample positions first).
+
+    "bust": the first `busts` samples whose first AI-capex bust (`capex_bust_year`) starts at least
+    `recovery_years` before the horizon's last year, so the fall and the return can both be seen;
+    "calm": the first `calm` samples with no bust within the horizon. Positions along `sample`.
+    """
+    if "capex_bust_year" not in dataset:
+        return {"bust": [], "calm": []}
+    bust = np.asarray(dataset["capex_bust_year"].values, dtype=np.float64)
+    last = int(np.asarray(dataset["year"].values).max())
+    return {"bust": np.nonzero(bust < last + 1 - recovery_years)[0][:busts].tolist(),
+            "calm": np.nonzero(~(bust < last + 1))[0][:calm].tolist()}
+
+
+def capex_paths(dataset: xr.Dataset, actors: Sequence[str] = ACTORS) -> go.Figure:
+    """AI capex by actor and calendar year (`capex_usd` [sample, year, actor]): median line and 90% band
+    (p5-p95) per actor on a log axis, with a few US sample paths drawn thin (`capex_sample_indices`) so a
+    bust and its recovery can be seen.
+
+    Trace names: "<actor> median", "<actor> p5", "<actor> 5-95%" (the p95 edge, filled down to p5); sample
+    paths carry meta "US sample <i> (bust <year>)" or "US sample <i> (no bust)", i the sample coordinate.
+    """
+    import plotly.graph_objects as go
+
+    da = dataset["capex_usd"].transpose("sample", "year", "actor")
+    present = [a for a in actors if a in da["actor"].values]
+    da = da.sel(actor=present)
+    years = np.asarray(da["year"].values).astype(int)
+    values = np.asarray(da.values, dtype=np.float64)
+    q = quantiles_over_samples(values, [0.05, 0.5, 0.95])  # (3, year, actor)
+
+    fig = go.Figure()
+    for i, actor in enumerate(present):
+        colour = ACTOR_COLOURS.get(actor, "#444444")
+        common = dict(x=years, legendgroup=actor, mode="lines", hoverinfo="skip", showlegend=False)
+        fig.add_trace(go.Scatter(y=_positive(q[0, :, i]), name=f"{actor} p5", line=dict(width=0, color=colour),
+                                 **common))
+        fig.add_trace(go.Scatter(y=_positive(q[2, :, i]), name=f"{actor} 5-95%", line=dict(width=0, color=colour),
+                                 fill="tonexty", fillcolor=_rgba(colour, 0.15), **common))
+        fig.add_trace(go.Scatter(x=years, y=_positive(q[1, :, i]), name=f"{actor} median", legendgroup=actor,
+                                 mode="lines", line=dict(width=2.4, color=colour),
+                                 hovertemplate=f"{actor}<br>%{{x}}: median %{{y:.3s}} USD<extra></extra>"))
+    if "US" in present:
+        us = values[:, :, present.index("US")]
+        bust_year = (np.asarray(dataset["capex_bust_year"].values, dtype=np.float64) if "capex_bust_year" in dataset
+                     else None)
+        picks = capex_sample_indices(dataset)
+        samples = np.asarray(dataset["sample"].values)
+        for kind, dash in (("bust", "solid"), ("calm", "dot")):
+            for j in picks[kind]:
+                label = (f"US sample {samples[j]} (bust {bust_year[j]:.1f})" if kind == "bust" and bust_year is not None
+                         else f"US sample {samples[j]} (no bust)")
+                fig.add_trace(go.Scatter(x=years, y=_positive(us[j]), name=label, meta=label, mode="lines",
+                                         legendgroup="samples", line=dict(width=1, color="#1f5fa8", dash=dash),
+                                         opacity=0.75,
+                                         hovertemplate=f"{label}<br>%{{x}}: %{{y:.3s}} USD<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, height=480,
+                      title="AI capex by actor per year (median and 90% band) and a few US sample paths",
+                      legend=dict(orientation="h", y=-0.2), margin=dict(l=70, r=20, t=60, b=80))
+    fig.update_yaxes(type="log", title_text="USD per year")
     fig.update_xaxes(title_text="Year", dtick=2)
     return fig

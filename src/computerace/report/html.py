@@ -161,6 +161,53 @@ def _headline_html(summary: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+MODEL_FORM_HEADLINES = (("years_behind_stock", "Years behind (installed stock)", lambda x: f"{float(x):.1f}"),
+                        ("china_share", "China's share of world stock", fmt_percent))
+MODEL_FORM_NOTE = (
+    "Each sample runs one model form: the physics or the growth-rate form of Western output, then of China's "
+    "domestic output. The table gives each headline's median [p5 – p95] over all samples and within each form, "
+    "and the share of the pooled variance that lies between forms (law of total variance; years behind over "
+    "samples whose lag lies within the horizon): a small share means the interval comes from the sampled "
+    "inputs, not from the choice of model form. A form with too few samples shows its count only."
+)
+
+
+def model_form_html(summary: Mapping[str, Any]) -> str | None:
+    """The 'How much comes from the model's form' table from summary.json's `model_form` block (None
+    without it): each headline's pooled median [p5 – p95] beside each form's, and the share from form."""
+    mf = summary.get("model_form")
+    if not isinstance(mf, Mapping) or not mf.get("forms"):
+        return None
+    forms = list(mf["forms"])
+    head = ("<tr><th>Headline</th><th>All samples</th>"
+            + "".join(f"<th>{_esc(f)}<br><span class='interval'>{mf['forms'][f]['samples']:,} samples "
+                      f"({fmt_percent(mf['forms'][f]['share'])})</span></th>" for f in forms)
+            + "<th>Share of variance from form</th></tr>")
+    rows = []
+    for metric, label, fmt in MODEL_FORM_HEADLINES:
+        for date, r in (mf.get("metrics") or {}).get(metric, {}).items():
+            cells = _cell(r["pooled"], fmt) + "".join(_cell(r["by_form"].get(f), fmt) for f in forms)
+            rows.append(f"<tr><th>{_esc(label)}, {_esc(date)}</th>{cells}"
+                        f'<td class="num">{_esc(fmt_percent(r["share_from_form"]))}</td></tr>')
+    probs = (mf.get("probabilities") or {}).get("china_overtakes_us_stock_by") or {}
+    for year, r in probs.items():
+        cells = "".join(f'<td class="num">{_esc(fmt_percent(r["by_form"].get(f)))}</td>' for f in forms)
+        rows.append(f"<tr><th>P(China's stock overtakes the US's) by {_esc(year)}</th>"
+                    f'<td class="num">{_esc(fmt_percent(r["pooled"]))}</td>{cells}<td class="num">—</td></tr>')
+    return (f'<p class="note">{_esc(MODEL_FORM_NOTE)}</p>'
+            f'<table class="model-form">{head}{"".join(rows)}</table>'
+            '<p class="note">Forms are named Western first, then China\'s domestic output '
+            "(docs/metrics.md, \"Model form\").</p>")
+
+
+CAPEX_CAPTION = (
+    "Each actor's AI capex per calendar year: median line and 90% band (p5 – p95), log scale. Thin blue lines "
+    "are single US samples, chosen in sample order: solid ones have an AI-capex bust early enough to see it end, "
+    "dotted ones have none. In a bust, capex falls by a sampled fraction for a sampled duration, then returns "
+    "to its path."
+)
+
+
 def _header_html(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> tuple[str, str]:
     def get(key: str) -> Any:
         return manifest.get(key, summary.get(key))
@@ -268,6 +315,13 @@ def render_report(
             "bound; those samples are shown apart and counted as censored.</p>"
         )
         sections.append(_figure_html(figures.years_behind_hist(years, censored), "fig-years-behind"))
+
+    form_table = model_form_html(summary)
+    if form_table is not None:
+        sections += ["<h2>How much comes from the model's form</h2>", form_table]
+    if "capex_usd" in dataset:
+        sections += ["<h2>AI capex by actor: booms and busts</h2>", f'<p class="note">{_esc(CAPEX_CAPTION)}</p>',
+                     _figure_html(figures.capex_paths(dataset), "fig-capex")]
 
     for title, body in extra:
         sections += [f"<h2>{_esc(title)}</h2>", body]
