@@ -79,6 +79,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     bust_t = {"US": np.ascontiguousarray(events.disruption_factor(t, bust_year, bust_months, bust_depth).T),
               "RoW": np.ascontiguousarray(events.disruption_factor(t, bust_year, bust_months,
                                                                    bust_depth * g("events.capex_bust_row_share")).T)}
+    # the first date any sample's event happens (effects are skipped before it)
+    first = {"taiwan": float(taiwan_year.min()), "bust": float(bust_year.min()), "euv": float(g("events.euv_year").min())}
     cdz_year = events.first_event_time(inp.events["cdz"], g("events.china_centralise_hazard_per_year"),
                                        g("events.hazard_start"))
     euv_year = g("events.euv_year")
@@ -233,10 +235,11 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         # --- policy regime of the month: an unscheduled shift (tighten / partial / lift) and Taiwan sanctions
         shifted = t[m] >= shift_year
         lift, tight = shifted & (regime == events.LIFT), shifted & (regime == events.TIGHTEN)
-        sanc_m = events.after_event(t[m], taiwan_year, tw_sanc)  # share of China's import channels left
+        # (each effect is evaluated only once its event has happened in some sample: before that it is 1)
+        sanc_m = events.after_event(t[m], taiwan_year, tw_sanc) if t[m] >= first["taiwan"] else one
         a_m = events.controls_after_shift(allowed.at(m), t[m], shift_year, shift_level) * sanc_m
-        tools_m = np.where(tight, 1.0 - tight_cut * events.ramp(t[m], shift_year, 2.0), 1.0)
-        hbm_x, pack_x, cost_x = events.euv_couplings(euv_t[m], *euv_c)
+        tools_m = np.where(tight, 1.0 - tight_cut * events.ramp(t[m], shift_year, 2.0), 1.0) if tight.any() else one
+        hbm_x, pack_x, cost_x = events.euv_couplings(euv_t[m], *euv_c) if t[m] >= first["euv"] else (one, one, one)
 
         # --- supply: China's domestic chain (SMIC dies and proxy-fab dies under one HBM and packaging cap)
         delivered = proxy_t[m] * tw_m * sanc_m  # proxy dies come through TSMC: a disruption or sanctions cut them
@@ -269,8 +272,9 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             proxy_year[y] += cm.proxy_packages
 
         # --- money: monthly budgets (USD) and the price of the month's Western chips
-        capex_m = {"US": capex["US"].at(m) * bust_t["US"][m], "China": capex["China"].at(m),
-                   "RoW": capex["RoW"].at(m) * bust_t["RoW"][m]}
+        capex_m = {a: capex[a].at(m) for a in ACTORS}
+        if t[m] + 1 / 12 > first["bust"]:  # a bust cuts US capex and part of RoW's (China's is state-directed)
+            capex_m["US"], capex_m["RoW"] = capex_m["US"] * bust_t["US"][m], capex_m["RoW"] * bust_t["RoW"][m]
         budget = {a: finance.monthly_budget(capex_m[a], share) for a in ACTORS}
         for a in ACTORS:
             capex_y[a][y] += capex_m[a] / 12.0
