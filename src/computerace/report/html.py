@@ -200,6 +200,10 @@ def model_form_html(summary: Mapping[str, Any]) -> str | None:
             "(docs/metrics.md, \"Model form\").</p>")
 
 
+STRESS_CAPTION = ("For the baseline, from runs of computerace {version} ({samples:,} samples, seed {seed}; "
+                  "python -m computerace.report.stress regenerates it, docs/stress.md). Each row is conditional on its "
+                  "lever; compare it with the baseline row, which already weighs every event by its hazard. This "
+                  "table is the same whatever scenario this report shows.")
 CAPEX_CAPTION = (
     "Each actor's AI capex per calendar year: median line and 90% band (p5 – p95), log scale. Thin blue lines "
     "are single US samples, chosen in sample order: solid ones have an AI-capex bust early enough to see it end, "
@@ -322,6 +326,14 @@ def render_report(
     if "capex_usd" in dataset:
         sections += ["<h2>AI capex by actor: booms and busts</h2>", f'<p class="note">{_esc(CAPEX_CAPTION)}</p>',
                      _figure_html(figures.capex_paths(dataset), "fig-capex")]
+
+    from .stress import shipped_table, stress_html
+
+    stress = shipped_table()
+    if stress is not None:  # the baseline's stress table, shipped with this version (docs/stress.md)
+        sections += ["<h2>Stress table: each lever alone and in the debate's combinations</h2>",
+                     f'<p class="note">{_esc(STRESS_CAPTION.format(samples=stress["samples"], seed=stress["seed"], version=stress["version"]))}</p>',
+                     stress_html(stress)]
 
     for title, body in extra:
         sections += [f"<h2>{_esc(title)}</h2>", body]
