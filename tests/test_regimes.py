@@ -317,3 +317,12 @@ def test_baseline_interval_contains_the_form_and_policy_presets_medians():
          for n in ("baseline", "growth-forms", "export-controls-lifted-2026")}
     for n in ("growth-forms", "export-controls-lifted-2026"):
         assert s["baseline"]["p5"] < s[n]["p50"] < s["baseline"]["p95"], (n, s)
+
+
+def test_paths_and_events_are_identical_for_chunk_1_and_chunk_5000():
+    """Every output, capex paths and event draws included, is bit-identical whatever the chunk size."""
+    a = cr.run("baseline", samples=7, seed=9, chunk=1).dataset
+    b = cr.run("baseline", samples=7, seed=9, chunk=5000).dataset
+    for k in ("capex_usd", "stock_h100e", "capex_bust_year", "controls_regime", "taiwan_capacity_lost",
+              "western_model", "china_centralise_year"):
+        np.testing.assert_array_equal(a[k].values, b[k].values, err_msg=k)

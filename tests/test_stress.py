@@ -63,6 +63,41 @@ def test_tightening_widens_and_lifting_narrows_the_gap(table):
     assert r["Controls lifted (2026)"]["years_behind_2030"]["p50"] < base
 
 
+def test_an_earlier_euv_never_lowers_chinas_chances(table):
+    r = rows(table)
+    for with_euv, without in (("EUV by 2030", "Baseline"), ("EUV by 2030 + US power wall", "US power wall")):
+        assert r[with_euv]["overtake_installed"]["2040"] >= r[without]["overtake_installed"]["2040"] - TOL
+        assert r[with_euv]["years_behind_2030"]["p50"] <= r[without]["years_behind_2030"]["p50"] + 0.05
+
+
+def test_every_override_states_its_reasoning_in_the_doc(table):
+    doc = S.stress_markdown(table)
+    for lv in S.LEVERS:
+        for key, s in lv.sets.items():
+            assert s.why.startswith("Stress case:") and f"`{key}` = " in doc and " ".join(s.why.split()) in doc
+
+
+def _ends(text: str) -> tuple[float, float]:
+    lo, hi = text.split(" to ")
+    return float(lo), float(hi)
+
+
+def test_the_capex_push_doubles_the_baselines_path_from_2027():
+    from computerace.scenario import load_scenario
+
+    base = load_scenario("baseline").resolved["finance"]["china_capex_usd_per_year"]
+    knots = {int(y): v for y, v in base["value"]["by_year"].items()}
+    push = S.CAPEX.sets["finance.china_capex_usd_per_year"]
+    assert set(push.source) == set(base["source"])
+    got = {int(y): _ends(v) for y, v in push.value["by_year"].items()}
+    assert set(got) == set(knots) | {2027}, "the baseline's knots changed: update stress._CAPEX"
+    for y, v in knots.items():
+        lo, hi = _ends(v)
+        assert got[y] == ((lo, hi) if y <= 2026 else (2 * lo, 2 * hi)), y
+    lo, hi = _ends(knots[2026])
+    assert got[2027] == (2 * lo, 2 * hi)
+
+
 def test_stress_html_escapes_text_and_has_one_row_per_lever(table):
     t = json.loads(json.dumps(table))
     t["rows"][0]["what"] = "<script>alert(1)</script> & more"
