@@ -230,6 +230,21 @@ def test_taiwan_sanctions_cut_proxy_dies_legal_imports_and_routes_in_proportion(
     np.testing.assert_allclose(h["ev"], 0.6 * h["b"], rtol=1e-5)
 
 
+def test_taiwan_sanctions_cut_the_hbm_leak():
+    """Closed form: after the HBM ban with no stockpile and no domestic HBM, China's HBM is the leak L; sanctions s
+    leave (1 - s) L, so the year's HBM cap on packages is (1 - s) L / stacks per package."""
+    over = {"channels.domestic_model": 1.0, "supply.china_hbm_stockpile_stacks": 0.0,
+            "supply.china_domestic_hbm_stacks_per_year": 0.0, "events.hbm_ban_year": 2025.0,
+            "supply.china_hbm_leak_stacks_per_year": 8e5, "supply.china_hbm_stacks_per_package": 8.0,
+            "supply.smic_advanced_wafers_per_month": 1e5, "supply.china_ai_wafer_share": 1.0,
+            "events.hazard_start": 2030.0, "events.taiwan_severity": 0.0, "events.taiwan_sanctions": 0.4}
+    base = run_with(**over)
+    ev = run_with(**over, events__taiwan_hazard_per_year=0.999999)
+    hb, he = (r.dataset["china_supply_chain"].sel(step="hbm_packages", year=2033).values for r in (base, ev))
+    np.testing.assert_allclose(hb, 8e5 / 8.0, rtol=1e-6)
+    np.testing.assert_allclose(he, 0.6 * 8e5 / 8.0, rtol=1e-6)
+
+
 # ----------------------------------------------------------------------------------------- 5. coupled leaps
 def test_euv_couplings_closed_form():
     f = np.array([1.0, 4.0])

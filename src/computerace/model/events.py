@@ -13,8 +13,9 @@
 - HBM-ban enforcement: from events.hbm_ban_year China's HBM is its stockpile, domestic output and a
   sampled leak of Western stacks (supply.china_hbm_leak_stacks_per_year); before it HBM never binds.
 - Taiwan conflict (taiwan_output_factor): beyond the disruption window, a sampled share of capacity is lost for
-  good and rebuilt elsewhere over a sampled number of years; from the event on, sanctions cut a sampled share
-  of China's legal imports, smuggling routes and proxy-fab dies.
+  good and rebuilt elsewhere over a sampled number of years, and Western price-performance is set back; from the
+  event on, sanctions cut a sampled share of China's legal imports, smuggling routes, proxy-fab dies and the
+  Western HBM that leaks to it after the HBM ban.
 - Export-control regimes (controls_regime): the shift's level picks the regime - 0 tightens (licensed parts
   closed too, smuggling routes cut, tool controls), 1 lifts the controls (the HBM ban ends), anything between
   loosens partially (frontier access at that level, a B30A-class part allowed).

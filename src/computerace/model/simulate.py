@@ -251,7 +251,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             if m == starts[y]:
                 hbm_at_start[y] = hbm_stock
             preban_year[y] |= ~banned
-            new_m = (hbm_new.at(m) * hbm_x + np.where(banned, hbm_leak.at(m), 0.0)) / 12.0
+            # Western HBM leaking through intermediaries after the ban is cut by sanctions too
+            new_m = (hbm_new.at(m) * hbm_x + np.where(banned, hbm_leak.at(m) * sanc_m, 0.0)) / 12.0
             wafers_m = smic.at(m) * ai_share.at(m) * boost * x_w_t[m] * tools_m
             pack_m = pack_cap.at(m) * pack_x
             cm = supply.china_month(wafers_m, phys["gross_dies_per_wafer"], phys["die_area_mm2"], None, floor, dpp,
