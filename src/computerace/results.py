@@ -68,6 +68,30 @@ class Run:
         """Quantiles of the headline metrics and the probabilities (the summary.json layout)."""
         return self._summary
 
+    def conditioned(self, as_of: str | None = None, observations: Any = None, min_ess: float | None = None) -> Run:
+        """The posterior: this run's samples importance-weighted by the evidence published up to `as_of` (default:
+        the whole catalog), tempered if the effective sample size collapses, and resampled (systematic, from the
+        run's seed). The manifest gains `conditioning` (ESS, tempering, each observation's weight) and the prior's
+        headlines beside the posterior's (`shift`); the Dataset gains `prior_sample` (the prior index of each
+        posterior sample). analysis/evidence.py documents the likelihoods."""
+        from .analysis.evidence import condition, headline_shift
+        from .analysis.evidence import observations as make_observations
+
+        obs = make_observations(as_of) if observations is None else observations
+        idx, report = condition(self.dataset, int(self.manifest["seed"]), obs, min_ess=min_ess,
+                                history_before=self.manifest.get("forecast_month", "2026-11"))
+        ds = self.dataset.isel(sample=idx)
+        ds = ds.assign_coords(sample=np.arange(ds.sizes["sample"]))
+        ds["prior_sample"] = ("sample", idx.astype(np.int64))
+        ds["prior_sample"].attrs.update(units="1", description="index of the prior sample each posterior sample copies")
+        manifest = dict(self.manifest)
+        report["as_of"] = as_of or "catalog"
+        manifest["conditioning"] = report
+        post = Run(ds, manifest, self.scenario)
+        report["shift"] = headline_shift(self.summary(), post.summary())
+        post.dataset.attrs["manifest"] = json.dumps(manifest, default=_json_default, sort_keys=True)
+        return post
+
     def years_behind(self) -> tuple[xr.DataArray, xr.DataArray]:
         """Years behind (stock axis) at every December and the last month, with the censoring flags."""
         from .analysis.metrics import report_months, years_behind_stock

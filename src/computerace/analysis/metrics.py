@@ -281,6 +281,9 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "probabilities": probabilities,
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
         **({"model_form": model_form} if forms is not None else {}),
+        # a conditioned run (Run.conditioned): ESS, tempering, the observations that carried the weight, and
+        # each headline's prior -> posterior shift
+        **({"conditioning": manifest["conditioning"]} if "conditioning" in manifest else {}),
     }
 
 

@@ -15,6 +15,7 @@ from .run import run
 from .sensitivity import sensitivity
 from .serve import serve_estimate
 from .sweep import sweep
+from .update import update
 
 app = typer.Typer(
     name="computerace",
@@ -33,6 +34,7 @@ app.command("dashboard")(dashboard)
 app.command("sensitivity")(sensitivity)
 app.command("sweep")(sweep)
 app.command("serve-estimate")(serve_estimate)
+app.command("update")(update)
 app.add_typer(data_app, name="data")
 app.add_typer(controls_app, name="controls")
 

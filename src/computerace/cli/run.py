@@ -62,6 +62,8 @@ def run(
                                "(one deterministic path; same as 'mode: point' in the scenario)."),
     as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD: refuse any parameter whose source was "
                               "published after this date (naming each one)."),
+    prior: bool = typer.Option(False, "--prior", help="The unconditioned forecast (the default is conditioned on the "
+                               "evidence published up to --as-of, or on the whole catalog; docs/evidence.md)."),
     full: bool = typer.Option(False, "--full", help="Also compute a Sobol sensitivity of years behind in 2030 "
                               "and a backtest as of 2024-01-01, and add the tornado and backtest panels to the report."),
 ) -> None:
@@ -93,6 +95,8 @@ def run(
             task = bar.add_task(sc.name, total=samples * months)
             result = cr.run(sc, samples=samples, seed=seed, chunk=chunk,
                             progress=lambda k: bar.advance(task, k))
+    if not prior and not point:  # the headline numbers are the posterior (point mode is one path: nothing to weigh)
+        result = result.conditioned(as_of=as_of)
     sensitivity = backtest = None
     if full and not no_report:
         from ..analysis.backtest import backtest as run_backtest
@@ -118,4 +122,11 @@ def run(
     if "china_overtakes_us_operational_stock_by" in probs:
         con.print("P(China's operational stock (what power runs) exceeds the US's by December of): "
                   + ", ".join(f"{y}: {v:.1%}" for y, v in probs["china_overtakes_us_operational_stock_by"].items()))
+    cond = summary.get("conditioning")
+    if cond is not None:
+        top = ", ".join(r["observation"] for r in cond["rows"][:3])
+        con.print(f"Conditioned on {cond['observations']} observations (evidence to {cond['as_of']}): effective sample "
+                  f"size {cond['ess']:.0f} of {cond['samples']:,}"
+                  + (f", likelihood tempered to {cond['tempering']:.2f}" if cond["tempering"] < 1 else "")
+                  + f"; most weight: {top}. --prior gives the unconditioned run.")
     con.print(f"Files in {out_dir}/: " + ", ".join(sorted(x.name for x in paths.values())))

@@ -29,6 +29,14 @@ MAX_KEY_CHARS = 200
 PIN_PERCENTILES = tuple(range(5, 100, 5))
 
 
+
+def posterior(run: Any, scenario: Any) -> Any:
+    """What `computerace run` shows: the run conditioned on the catalog's evidence (point mode: the run itself)."""
+    if scenario.resolved.get("mode") == "point":
+        return run
+    return run.conditioned()
+
+
 @dataclass(frozen=True)
 class State:
     """One view of the dashboard: a preset, overrides (key, value as given, parsed value), seed, samples."""
@@ -256,7 +264,7 @@ class Service:
         import computerace as cr
 
         t = [time.perf_counter()]
-        run = cr.run(sc, samples=st.samples, seed=st.seed)
+        run = posterior(cr.run(sc, samples=st.samples, seed=st.seed), sc)
         t.append(time.perf_counter())
         series_job = self._pool.submit(fan_series, run.dataset)  # numpy's sort releases the GIL: overlaps
         summary = run.summary()
@@ -289,7 +297,8 @@ class Service:
             run = self._runs.get(key)
         if run is None:
             with self._compute:
-                run = cr.run(self.scenario(st), samples=st.samples, seed=st.seed)
+                sc = self.scenario(st)
+                run = posterior(cr.run(sc, samples=st.samples, seed=st.seed), sc)
             with self._meta:
                 self._runs[key] = run
                 while len(self._runs) > self._max_runs:

@@ -1,0 +1,377 @@
+"""Evidence as observations, and a forecast conditioned on them (importance weighting, tempering, resampling).
+
+Each evidence.csv row that measures something the model computes becomes an Observation: a model quantity
+(a function of a Run's Dataset, per sample), an observed value y and a likelihood. Intervals (p5-p95, ranges)
+become a lognormal with sigma_obs = ln(high / low) / (2 z); a point value carries a stated relative error with
+its reasoning. A structural error SIGMA_MODEL is added in quadrature (the model is not the world):
+
+    log L_i = -(ln m_i - ln y_i)^2 / (2 (sigma_obs^2 + SIGMA_MODEL^2))
+
+Rows from the same underlying source are grouped so they are not counted twice: Epoch's cumulative sales at
+several dates become yearly increments (different years' sales, not the same sales again), and designers
+reported separately for the same year are summed into one observation. Unit conversions are explicit:
+Epoch's H100e are on an 8-bit basis (dense 8-bit OP/s / 1,979 TOPS) and the model's on dense BF16
+(/ 989 TFLOP/s); for every Western chip whose 8-bit rate is twice its BF16 rate (all NVIDIA, AMD, TPU and
+Trainium parts in chips.csv with both rates), the two bases agree, so the factor is 1 (tested on chips.csv).
+
+History is also a constraint: China's installed stock stayed below the US's through the forecast date (Epoch's
+owner data put China at ~5% of world compute in April 2026), an indicator likelihood (0 or 1).
+
+Conditioning: w_s = exp(phi sum_i log L_i(s)) over the samples of a Run, normalised; the effective sample size
+ESS = 1 / sum w^2. If ESS falls below `min_ess`, the likelihood is tempered: phi in (0, 1] is the largest value
+that keeps ESS >= min_ess (bisection), and phi is reported. The posterior is a systematic resample of the
+samples by w, with one uniform drawn from SeedSequence(seed, spawn_key=(RESAMPLE_STREAM,)), so the same seed,
+scenario and evidence give the same posterior whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Structural error of the model against any observation, 1 sd in log (added in quadrature). Assumption: a
+#: month-by-month model of supply, money and power that gets a yearly quantity within about +-15% is as good as
+#: its structure allows; smaller would let a few rows decide everything.
+SIGMA_MODEL = 0.15
+#: Relative error (1 sd, in log) of a point value without a stated interval, by kind of row.
+POINT_SIGMA = {"estimate": 0.3, "reported": 0.1}
+Z90 = 1.6448536269514722
+#: Spawn key of the resampling stream (block keys are small integers; this one never collides with them).
+RESAMPLE_STREAM = 2**31 - 1
+DEFAULT_MIN_ESS_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One observation: what the model computes (model(ds) -> [sample]), the observed y and its log sd."""
+
+    name: str
+    rows: tuple[str, ...]
+    series: str
+    period_end: str
+    y: float
+    sigma_obs: float
+    published: str
+    why: str
+    model: Callable[[Any], np.ndarray]
+
+    @property
+    def sigma(self) -> float:
+        return math.sqrt(self.sigma_obs ** 2 + SIGMA_MODEL ** 2)
+
+    def loglik(self, ds: Any) -> np.ndarray:
+        m = np.asarray(self.model(ds), dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            d = np.log(np.maximum(m, 1e-300)) - math.log(self.y)
+        return -0.5 * (d / self.sigma) ** 2
+
+
+def _year_additions(ds: Any, parts: list[tuple[str, str]], year: int) -> np.ndarray:
+    total = np.zeros(ds.sizes["sample"])
+    for var, key in parts:
+        a = ds[var].sel(year=year)
+        a = a.sel(actor=key) if var == "additions_h100e" else a.sel(channel=key)
+        total += a.values.astype(np.float64)
+    return total
+
+
+WESTERN = [("additions_h100e", "US"), ("additions_h100e", "RoW"), ("china_additions_h100e", "legal_import"),
+           ("china_additions_h100e", "smuggled")]
+DESIGNERS = ("nvidia_sales_h100e_cumulative", "google_tpu_sales_h100e_cumulative", "amd_sales_h100e_cumulative",
+             "aws_trainium_sales_h100e_cumulative")
+
+
+def _date(text: str) -> dt.date:
+    from ..catalog import date_range
+
+    return date_range(text)[1]
+
+
+def _interval_sigma(low: float, high: float, interval: str) -> float:
+    """Log sd of a lognormal from a central interval: p5-p95 -> ln(high / low) / (2 x 1.645)."""
+    z = {"p5-p95": Z90, "p10-p90": 1.2815515655446004, "p25-p75": 0.6744897501960817}.get(interval, Z90)
+    return math.log(high / low) / (2 * z)
+
+
+def _increments(rows: list[Any]) -> list[tuple[int, float, float, list[str]]]:
+    """Yearly increments of one cumulative series: [(year, increment, log sd, row ids)].
+
+    The cumulative's interval at the year's end sets the increment's log sd (conservative: an increment is at
+    least as uncertain in relative terms as the total it completes)."""
+    ends = sorted((r for r in rows if _date(r.period_end).month == 12 and _date(r.period_end).day == 31),
+                  key=lambda r: r.period_end)
+    out, prev = [], 0.0
+    for r in ends:
+        inc = r.central - prev
+        if inc > 0:
+            out.append((_date(r.period_end).year, inc, _interval_sigma(r.low, r.high, r.interval), [r.id]))
+        prev = r.central
+    return out
+
+
+def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = None) -> list[Observation]:
+    """The observations from evidence rows published up to `as_of` (default: all rows of the catalog)."""
+    from ..catalog import evidence
+
+    rows = list(evidence()) if rows is None else rows
+    if as_of is not None:
+        d = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+        rows = [r for r in rows if _date(r.published) <= d]
+    by_metric: dict[str, list[Any]] = {}
+    for r in rows:
+        by_metric.setdefault(r.metric, []).append(r)
+    obs: list[Observation] = []
+
+    # Western accelerators sold each year (Epoch, all designers summed; 8-bit H100e = BF16 H100e, see above)
+    yearly: dict[int, list[tuple[float, float, list[str]]]] = {}
+    for m in DESIGNERS:
+        for year, inc, sig, ids in _increments(by_metric.get(m, [])):
+            yearly.setdefault(year, []).append((inc, sig, ids))
+    for year, parts in sorted(yearly.items()):
+        total = sum(p[0] for p in parts)
+        # log sd of a sum: the delta method on independent designers' totals
+        sig = math.sqrt(sum((p[0] * p[1]) ** 2 for p in parts)) / total
+        ids = tuple(i for p in parts for i in p[2])
+        pub = max(r.published for r in rows if r.id in ids)
+        obs.append(Observation(f"western_sales_{year}", ids, "western_sales_h100e", f"{year}-12", total, sig, pub,
+                               "Western accelerators sold in the year (Epoch, NVIDIA+TPU+AMD+Trainium, yearly "
+                               "increments of the cumulative rows) vs the model's Western acquisitions",
+                               lambda ds, y=year: _year_additions(ds, WESTERN, y)))
+    # NVIDIA chips sold to China each year (Epoch owners; legal imports in the model)
+    for year, inc, sig, ids in _increments(by_metric.get("china_legal_nvidia_h100e_cumulative", [])):
+        pub = max(r.published for r in rows if r.id in ids)
+        obs.append(Observation(f"china_legal_{year}", tuple(ids), "china_legal_h100e", f"{year}-12", inc, sig, pub,
+                               "NVIDIA chips sold to China in the year (Epoch) vs the model's legal imports",
+                               lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "legal_import")], y)))
+    # China's share of world compute, smuggled chips excluded (Epoch's owner data, a point)
+    for r in by_metric.get("china_owned_share", []):
+        m = _date(r.period_end)
+        month = f"{m.year}-{m.month:02d}"
+
+        def share(ds: Any, month: str = month) -> np.ndarray:
+            st = ds["stock_h100e"].sel(month=f"{month}-01").values.astype(np.float64)
+            smug = ds["china_stock_h100e"].sel(month=f"{month}-01", channel="smuggled").values.astype(np.float64)
+            return (st[:, 1] - smug) / (st.sum(axis=1) - smug)
+
+        obs.append(Observation(f"china_share_{month}", (r.id,), "china_owned_share", month, r.central,
+                               POINT_SIGMA["estimate"], r.published,
+                               "China's share of world compute without smuggled chips (Epoch owners, a point: "
+                               "+-30% for the attribution of cloud and reseller chips)", share))
+    # US AI data-centre power (EPRI/Epoch, a point)
+    for r in by_metric.get("ai_power_gw", []):
+        m = _date(r.period_end)
+        month = f"{m.year}-{m.month:02d}"
+        obs.append(Observation(f"us_ai_power_{month}", (r.id,), "us_ai_power_gw", month, r.central,
+                               POINT_SIGMA["estimate"], r.published,
+                               "US AI data-centre power (EPRI/Epoch, a point: +-30% for what counts as AI load)",
+                               lambda ds, month=month: ds["power_gw"].sel(month=f"{month}-01", actor="US").values))
+    # Chips smuggled into China in 2024 (CNAS: 10k to several 100k, central ~140k; chips ~ H100e in 2024)
+    for r in by_metric.get("smuggled_chips", []):
+        year = _date(r.period_end).year
+        obs.append(Observation(f"smuggled_{year}", (r.id,), "smuggled_chips", f"{year}-12", r.central,
+                               math.log(r.central / r.low) / Z90, r.published,
+                               "chips smuggled into China (CNAS range; its low end read as the 5th percentile) vs "
+                               "the model's smuggled acquisitions (2024 frontier parts: 1 H100e per chip)",
+                               lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "smuggled")], y)))
+    return obs
+
+
+def _usable(o: Observation, ds: Any) -> bool:
+    """An observation is usable when its date lies inside the run's horizon (its model value exists)."""
+    months = ds["month"].values.astype("datetime64[M]")
+    return bool(months[0] <= np.datetime64(o.period_end, "M") <= months[-1])
+
+
+def history_ok(ds: Any, before: str = "2026-11") -> np.ndarray:
+    """[sample] True where China's installed stock stayed below the US's in every month before `before`."""
+    months = ds["month"].values.astype("datetime64[M]")
+    keep = months < np.datetime64(before, "M")
+    st = ds["stock_h100e"].values[:, keep]
+    return np.all(st[:, :, 1] < st[:, :, 0], axis=1)
+
+
+def ess(w: np.ndarray) -> float:
+    """Effective sample size of normalised weights: 1 / sum w^2."""
+    return float(1.0 / np.sum(w * w))
+
+
+def _weights(loglik: np.ndarray, phi: float, ok: np.ndarray) -> np.ndarray:
+    lw = np.where(ok, phi * loglik, -np.inf)
+    lw = lw - lw[ok].max()
+    w = np.exp(lw)
+    return w / w.sum()
+
+
+def temper(loglik: np.ndarray, ok: np.ndarray, min_ess: float) -> tuple[float, np.ndarray]:
+    """(phi, weights): phi = 1 if that keeps ESS >= min_ess, else the largest phi that does (bisection)."""
+    w = _weights(loglik, 1.0, ok)
+    if ess(w) >= min_ess:
+        return 1.0, w
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if ess(_weights(loglik, mid, ok)) >= min_ess:
+            lo = mid
+        else:
+            hi = mid
+    return lo, _weights(loglik, lo, ok)
+
+
+def systematic_resample(w: np.ndarray, seed: int) -> np.ndarray:
+    """Indices [n] drawn by systematic resampling of weights w (one uniform from the seed's resampling stream)."""
+    n = len(w)
+    u0 = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(RESAMPLE_STREAM,))).random()
+    c = np.cumsum(w)
+    c[-1] = 1.0
+    return np.minimum(np.searchsorted(c, (u0 + np.arange(n)) / n, side="right"), n - 1)
+
+
+def condition(ds: Any, seed: int, obs: list[Observation] | None = None, min_ess: float | None = None,
+              history_before: str = "2026-11") -> tuple[np.ndarray, dict[str, Any]]:
+    """Posterior sample indices [n] and a report: ESS (before and after tempering), phi, each row's weight."""
+    obs = observations() if obs is None else obs
+    obs = [o for o in obs if _usable(o, ds)]
+    n = ds.sizes["sample"]
+    min_ess = DEFAULT_MIN_ESS_FRACTION * n if min_ess is None else min_ess
+    ok = history_ok(ds, history_before)
+    if not ok.any():
+        from ..errors import UserError
+
+        raise UserError("no sample of this run agrees with history (China's stock below the US's before "
+                        f"{history_before}); conditioning is impossible: check the scenario's 2022-2026 values")
+    ll = np.stack([o.loglik(ds) for o in obs], axis=1) if obs else np.zeros((n, 0))
+    total = ll.sum(axis=1)
+    ess_full = ess(_weights(total, 1.0, ok))
+    phi, w = temper(total, ok, min_ess)
+    idx = systematic_resample(w, seed)
+    # which rows carried the weight: the ESS with each observation left out (lower ESS with it = more weight)
+    rows = []
+    for i, o in enumerate(obs):
+        w_without = _weights(total - ll[:, i], phi, ok)
+        m = np.asarray(o.model(ds), dtype=np.float64)
+        rows.append({"observation": o.name, "rows": list(o.rows), "series": o.series, "period_end": o.period_end,
+                     "observed": o.y, "sigma_log": o.sigma, "published": o.published, "describe": o.why,
+                     "prior_p50": float(np.median(m)), "posterior_p50": float(np.median(m[idx])),
+                     "ess_without": ess(w_without),
+                     "weight_share": float(np.log(ess(w_without) / ess(w))) if ess(w) > 0 else 0.0})
+    report = {"samples": int(n), "observations": len(obs), "history_excluded": int((~ok).sum()),
+              "ess": ess(w), "ess_untempered": ess_full, "tempering": phi, "min_ess": float(min_ess),
+              "sigma_model": SIGMA_MODEL, "rows": sorted(rows, key=lambda r: -r["weight_share"])}
+    return idx, report
+
+
+#: Headlines whose prior -> posterior shift every conditioned run reports: (metric, key, date).
+SHIFT_HEADLINES = (("stock_h100e", "World", "2025-12"), ("stock_h100e", "China", "2025-12"),
+                   ("stock_h100e", "US", "2030-12"), ("stock_h100e", "China", "2030-12"),
+                   ("china_share", "China", "2030-12"), ("years_behind_stock", "China", "2030-12"),
+                   ("years_behind_stock", "China", "2040-12"))
+
+
+def headline_shift(prior: dict[str, Any], posterior: dict[str, Any]) -> dict[str, Any]:
+    """{headline: {prior: {p5, p50, p95}, posterior: {...}}} and the overtaking probabilities, prior and posterior."""
+    out: dict[str, Any] = {}
+    for metric, key, date in SHIFT_HEADLINES:
+        a = prior["metrics"].get(metric, {}).get(key, {}).get(date)
+        b = posterior["metrics"].get(metric, {}).get(key, {}).get(date)
+        if a is None or b is None:
+            continue
+        out[f"{metric}/{key}/{date}"] = {"prior": {k: a[k] for k in ("p5", "p50", "p95")},
+                                         "posterior": {k: b[k] for k in ("p5", "p50", "p95")}}
+    for name in ("china_overtakes_us_stock_by", "china_overtakes_us_operational_stock_by"):
+        if name in prior["probabilities"] and name in posterior["probabilities"]:
+            out[name] = {"prior": prior["probabilities"][name], "posterior": posterior["probabilities"][name]}
+    return out
+
+
+#: Evidence metrics that become observations (a user's evidence file may add rows of these).
+SUPPORTED_METRICS = (*DESIGNERS, "china_legal_nvidia_h100e_cumulative", "china_owned_share", "ai_power_gw",
+                     "smuggled_chips")
+
+
+def read_evidence_file(path: str | Any) -> list[Any]:
+    """A user's evidence rows: a CSV with evidence.csv's columns. Every problem is a UserError naming the file,
+    the line, the column and the fix; rows of metrics the model cannot compare with are refused, not ignored."""
+    import csv
+    from pathlib import Path
+
+    from ..catalog import Evidence, date_range
+    from ..errors import UserError
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"evidence file {p} does not exist or is not a file; give a CSV with evidence.csv's columns")
+    text = p.read_text(encoding="utf-8", errors="replace")
+    fields = list(Evidence.__dataclass_fields__)
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != fields:
+        raise UserError(f"{p}, line 1: the header must be evidence.csv's: {','.join(fields)} "
+                        "(run 'computerace data evidence' to see rows in that layout)")
+    rows = []
+    for raw in reader:
+        line = reader.line_num
+        if None in raw or None in raw.values():
+            raise UserError(f"{p}, line {line}: {len(fields)} columns expected; quote any field that holds a comma")
+        where = f"{p}, line {line}"
+        if raw["metric"] not in SUPPORTED_METRICS:
+            raise UserError(f"{where}, column 'metric': '{raw['metric']}' is not compared with the model; use one of "
+                            + ", ".join(SUPPORTED_METRICS))
+        vals: dict[str, float | None] = {}
+        for k in ("low", "central", "high"):
+            v = raw[k].strip()
+            try:
+                vals[k] = float(v) if v else None
+            except ValueError:
+                raise UserError(f"{where}, column '{k}': '{v}' is not a number") from None
+            if vals[k] is not None and not (math.isfinite(vals[k]) and vals[k] > 0):  # type: ignore[arg-type]
+                raise UserError(f"{where}, column '{k}': {v} must be a positive finite number")
+        if vals["central"] is None:
+            raise UserError(f"{where}, column 'central': a central value is needed to compare with the model")
+        if raw["interval"] == "p5-p95" and (vals["low"] is None or vals["high"] is None
+                                             or not vals["low"] < vals["central"] < vals["high"]):  # type: ignore[operator]
+            raise UserError(f"{where}, columns low/central/high: a p5-p95 row needs low < central < high")
+        if raw["metric"] == "smuggled_chips" and (vals["low"] is None or vals["low"] >= vals["central"]):  # type: ignore[operator]
+            raise UserError(f"{where}, column 'low': a smuggled_chips row needs a low end below its central value")
+        for k in ("period_start", "period_end", "published"):
+            try:
+                date_range(raw[k])
+            except Exception:
+                raise UserError(f"{where}, column '{k}': '{raw[k]}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+        kw: dict[str, Any] = {**{k: raw[k] for k in fields}, **vals,
+                              "source": tuple(s.strip() for s in raw["source"].replace(";", ",").split(",") if s.strip())}
+        rows.append(Evidence(**kw))
+    if not rows:
+        raise UserError(f"{p}: no evidence rows after the header")
+    return rows
+
+
+def update(scenario: Any, rows: list[Any], samples: int, seed: int, as_of: str | None = None) -> dict[str, Any]:
+    """What changed and why: the forecast conditioned on the catalog, then on the catalog plus `rows`, and for
+    each added row the change in every headline when it alone is left out (its leave-one-out influence)."""
+    import computerace as cr
+
+    from ..catalog import evidence
+
+    base_rows = list(evidence(as_of) if as_of else evidence())
+    ids = {r.id for r in base_rows}
+    clash = [r.id for r in rows if r.id in ids]
+    if clash:
+        from ..errors import UserError
+
+        raise UserError(f"evidence ids already in the catalog: {', '.join(clash[:5])}; give your rows new ids")
+    prior = cr.run(scenario, samples=samples, seed=seed)
+    before = prior.conditioned(as_of=as_of, observations=observations(rows=base_rows))
+    after = prior.conditioned(as_of=as_of, observations=observations(rows=base_rows + rows))
+    moved = headline_shift(before.summary(), after.summary())
+    influence = []
+    for r in rows:
+        rest = [x for x in rows if x.id != r.id]
+        without = prior.conditioned(as_of=as_of, observations=observations(rows=base_rows + rest))
+        d = headline_shift(without.summary(), after.summary())
+        influence.append({"row": r.id, "metric": r.metric, "period_end": r.period_end, "change": d})
+    return {"samples": samples, "seed": seed, "rows": [r.id for r in rows], "moved": moved, "influence": influence,
+            "ess_before": before.summary()["conditioning"]["ess"], "ess_after": after.summary()["conditioning"]["ess"]}

@@ -1,0 +1,193 @@
+"""Evidence as observations and the conditioned forecast (issue 16): likelihoods, grouping, unit conversions,
+tempering, resampling, and the posterior against published figures."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import computerace as cr
+from computerace import catalog
+from computerace.analysis import evidence as E
+
+
+# ----------------------------------------------------------------------------------------- units
+def test_epoch_8bit_h100e_equals_the_models_bf16_h100e_for_the_chips_sold_since_2023():
+    """Epoch's chip-sales H100e are dense 8-bit / 1,979 TOPS; the model's dense BF16 / 989.4 TFLOP/s. For the
+    parts in Epoch's 2023-2025 sales (NVIDIA Hopper and Blackwell, AMD MI300 and later, TPU v5 and later,
+    Trainium2) 8-bit is twice BF16, so one H100e is one H100e (factor 1 within 3%, chips.csv)."""
+    parts = ["h100-sxm", "h200", "h20", "h800", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x",
+             "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7", "trainium2"]
+    for p in parts:
+        c = catalog.chip(p)
+        assert c.h100e("8bit") == pytest.approx(c.h100e("bf16"), rel=0.03), p
+    # and where they differ, the test can tell: TPU v4's 8-bit rate equals its BF16 rate (half the H100e)
+    v4 = catalog.chip("tpu-v4")
+    assert v4.h100e("8bit") == pytest.approx(0.5 * v4.h100e("bf16"), rel=0.01)
+
+
+# ----------------------------------------------------------------------------------------- likelihoods
+def test_interval_sigma_and_loglik_closed_form():
+    # a p5-p95 interval [y / e, y e] is a lognormal with sigma = 1 / 1.645
+    assert E._interval_sigma(1 / math.e, math.e, "p5-p95") == pytest.approx(1 / 1.6448536269514722)
+    o = E.Observation("x", ("r",), "s", "2025-12", 100.0, 0.2, "2025-01-01", "test",
+                      lambda ds: np.array([100.0, 100.0 * math.exp(0.25)]))
+    sig2 = 0.2 ** 2 + E.SIGMA_MODEL ** 2
+    np.testing.assert_allclose(o.loglik(None), [0.0, -0.5 * 0.25 ** 2 / sig2])
+
+
+def row(i, end, central, low, high, published="2026-04-22"):
+    return SimpleNamespace(id=f"r{i}", metric="nvidia_sales_h100e_cumulative", period_end=end, central=central,
+                           low=low, high=high, interval="p5-p95", published=published, source=("s",))
+
+
+def test_cumulative_rows_become_yearly_increments():
+    """Grouping: cumulative sales at three year ends are three different years' sales, not one counted thrice."""
+    rows = [row(1, "2022-12-31", 10.0, 8.0, 12.0), row(2, "2023-12-31", 30.0, 25.0, 36.0),
+            row(3, "2024-06-30", 40.0, 30.0, 50.0), row(4, "2024-12-31", 70.0, 60.0, 80.0)]
+    inc = E._increments(rows)
+    assert [(y, v) for y, v, _, _ in inc] == [(2022, 10.0), (2023, 20.0), (2024, 40.0)]
+    assert inc[2][2] == pytest.approx(math.log(80 / 60) / (2 * 1.6448536269514722))
+    assert inc[2][3] == ["r4"]  # the mid-year row is not used twice
+
+
+def test_observations_respect_the_as_of_date():
+    everything = E.observations()
+    early = E.observations("2025-07-01")
+    assert len(everything) >= 10
+    assert all(o.published <= "2025-07-01" for o in early)
+    assert len(early) < len(everything)
+    names = {o.name for o in everything}
+    assert {"western_sales_2025", "china_legal_2024", "china_share_2026-04"} <= names
+
+
+# ----------------------------------------------------------------------------------------- weights
+def test_ess_tempering_and_resampling():
+    ll = np.array([0.0, -1.0, -50.0, -100.0] * 250)
+    ok = np.ones(1000, bool)
+    w = E._weights(ll, 1.0, ok)
+    assert E.ess(w) == pytest.approx(1 / np.sum(w ** 2))
+    # without tempering the two better quarters (250 samples each) share the weight:
+    # ESS = (250 (1 + e^-1))^2 / (250 (1 + e^-2)), the others adding e^-50 at most
+    assert E.ess(w) == pytest.approx(250 * (1 + math.exp(-1)) ** 2 / (1 + math.exp(-2)), rel=1e-9)
+    phi, wt = E.temper(ll, ok, 900.0)
+    assert 0 < phi < 1 and E.ess(wt) >= 900.0 - 1e-6
+    assert E.ess(E._weights(ll, min(1.0, phi * 1.01), ok)) < 900.0  # the largest phi that keeps the ESS
+    idx = E.systematic_resample(wt, seed=3)
+    counts = np.bincount(idx, minlength=1000)
+    assert np.all(np.abs(counts - 1000 * wt) < 1.0 + 1e-9)  # systematic resampling: within one of n w
+    np.testing.assert_array_equal(idx, E.systematic_resample(wt, seed=3))
+
+
+def test_history_excludes_samples_where_china_overtook_before_the_forecast():
+    months = np.arange(np.datetime64("2026-01"), np.datetime64("2027-01")).astype("datetime64[ns]")
+    st = np.ones((3, len(months), 3))
+    st[:, :, 0] = 10.0
+    st[1, 5, 1] = 11.0  # sample 1: China above the US in June 2026
+    st[2, 11, 1] = 11.0  # sample 2: only in December 2026, after the forecast month
+    import xarray as xr
+
+    ds = xr.Dataset({"stock_h100e": (("sample", "month", "actor"), st)}, coords={"month": months})
+    np.testing.assert_array_equal(E.history_ok(ds, "2026-11"), [True, False, True])
+
+
+# ----------------------------------------------------------------------------------------- the posterior
+@pytest.fixture(scope="module")
+def pair():
+    prior = cr.run("baseline", samples=4000, seed=0)
+    return prior, prior.conditioned()
+
+
+def test_posterior_world_stock_2025_is_narrower_and_contains_epochs_median(pair):
+    """Epoch AI's chip counts (ai-chip-counts, 2026-04-22): 19.7M H100e sold 2022-2025 by NVIDIA, Google, AMD and
+    AWS (the sum of ev-027, ev-043, ev-056, ev-068's medians). The posterior 90% interval of the world stock at the
+    end of 2025 is narrower than the prior's and contains it."""
+    prior, post = pair
+    a = prior.summary()["metrics"]["stock_h100e"]["World"]["2025-12"]
+    b = post.summary()["metrics"]["stock_h100e"]["World"]["2025-12"]
+    epoch = 13_659_258 + 3_812_878 + 1_244_972 + 1_020_727
+    assert b["p95"] - b["p5"] < a["p95"] - a["p5"]
+    assert b["p5"] <= epoch <= b["p95"]
+
+
+def test_posterior_has_no_sample_where_china_overtook_before_2027(pair):
+    prior, post = pair
+    st = post.dataset["stock_h100e"].sel(month=slice("2022-01-01", "2026-12-01")).values
+    assert not np.any(st[:, :, 1] > st[:, :, 0])
+    assert prior.summary()["probabilities"]["china_overtakes_us_stock_by"]["2030"] >= 0  # the prior is unchanged
+
+
+def test_conditioning_report(pair):
+    _, post = pair
+    c = post.summary()["conditioning"]
+    assert c["ess"] >= 0.05 * 4000 - 1e-6 and 0 < c["tempering"] <= 1
+    assert c["observations"] == len(c["rows"]) >= 10
+    assert "stock_h100e/World/2025-12" in c["shift"] and "china_overtakes_us_stock_by" in c["shift"]
+    assert set(post.dataset["prior_sample"].values) <= set(range(4000))
+
+
+def test_posterior_is_identical_for_any_chunk_size():
+    a = cr.run("baseline", samples=1500, seed=2, chunk=1000).conditioned()
+    b = cr.run("baseline", samples=1500, seed=2, chunk=1500).conditioned()
+    np.testing.assert_array_equal(a.dataset["prior_sample"].values, b.dataset["prior_sample"].values)
+    np.testing.assert_array_equal(a.dataset["stock_h100e"].values, b.dataset["stock_h100e"].values)
+
+
+# ----------------------------------------------------------------------------------------- update
+HEADER = "id,metric,actor,chip,period_start,period_end,low,central,high,unit,interval,kind,published,source,status,note\n"
+SHARE_ROW = "my-001,china_owned_share,China,,2026-10,2026-10,,0.03,,share,point,estimate,2026-11-20,my-notes,estimate,x\n"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("id,metric\nx,y\n", "line 1: the header"),
+    (HEADER + SHARE_ROW.replace("china_owned_share", "huawei_mood"), "line 2, column 'metric'"),
+    (HEADER + SHARE_ROW.replace(",0.03,", ",abc,"), "line 2, column 'central': 'abc' is not a number"),
+    (HEADER + SHARE_ROW.replace(",0.03,", ",,"), "line 2, column 'central': a central value"),
+    (HEADER + SHARE_ROW.replace("2026-11-20", "last week"), "line 2, column 'published'"),
+    (HEADER, "no evidence rows"),
+])
+def test_a_bad_evidence_file_is_a_clear_error(tmp_path, body, message):
+    from computerace.errors import UserError
+
+    f = tmp_path / "ev.csv"
+    f.write_text(body)
+    with pytest.raises(UserError, match=message.replace("(", r"\(")) as e:
+        E.read_evidence_file(f)
+    assert str(f) in str(e.value)
+
+
+def test_update_with_one_row_changes_the_answers_and_names_the_row(tmp_path):
+    """A newer, lower owner share for China (3% in October 2026) moves China's share down; leaving that row out
+    gives back the catalog-only answer exactly (same samples, same weights)."""
+    f = tmp_path / "ev.csv"
+    f.write_text(HEADER + SHARE_ROW)
+    rows = E.read_evidence_file(f)
+    res = E.update(cr.load_scenario("baseline"), rows, samples=1500, seed=0)
+    key = "china_share/China/2030-12"
+    assert res["moved"][key]["posterior"]["p50"] < res["moved"][key]["prior"]["p50"]
+    (inf,) = res["influence"]
+    assert inf["row"] == "my-001"
+    assert inf["change"][key]["prior"] == res["moved"][key]["prior"]  # without it: the answer before
+
+
+def test_update_cli(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cr_bin = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
+    f = tmp_path / "ev.csv"
+    f.write_text(HEADER + SHARE_ROW)
+    p = subprocess.run([cr_bin, "update", str(f), "--samples", "500"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "without my-001" in p.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + SHARE_ROW.replace("china_owned_share", "huawei_mood"))
+    p = subprocess.run([cr_bin, "update", str(bad)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 2 and "huawei_mood" in p.stderr and "Traceback" not in p.stderr
