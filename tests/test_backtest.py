@@ -76,3 +76,52 @@ def test_cli_backtest_json_reports_coverage_per_series(tmp_path):
     assert (tmp_path / "backtest.html").stat().st_size > 0
     p = subprocess.run([CR, "backtest", "--as-of", "1999-01-01"], capture_output=True, text=True)
     assert p.returncode == 2 and "outside the horizon" in p.stderr
+
+
+def test_year_valued_parameters_are_widened_additively_and_stay_plausible():
+    """As of 2023, a date known only from later sources is widened by at most two years a side (factor 3), never
+    on a log scale (which sent TSMC's N3 to 2020 and 2100 and SMIC's N5 to 2015)."""
+    import datetime as dt
+
+    import numpy as np
+
+    import computerace as cr
+    from computerace.analysis.backtest import as_of_scenario
+    from computerace.draws import draw
+
+    base = cr.load_scenario("baseline")
+    sc, _ = as_of_scenario(base, dt.date(2023, 1, 1))
+    d = draw(sc, 2000, 0)
+    n3 = d.get("capability.tsmc_n3_year")
+    assert n3.min() >= 2022.9 - 2 - 1e-9 and n3.max() <= 2022.9 + 2 + 1e-9 and n3.std() > 0.5
+    for k, p in sc.parameters.items():
+        if p.spec.unit != "year":
+            continue
+        lo, hi = (float(x) for x in base.parameters[k].value.ppf(np.array([0.05, 0.95])))
+        v = d.get(k)
+        assert v.min() >= min(lo - 2, base.parameters[k].value.ppf(np.array([1e-12]))[0]) - 1e-9, k
+        assert v.max() <= max(hi + 2, base.parameters[k].value.ppf(np.array([1 - 1e-12]))[0]) + 1e-9, k
+
+
+def test_log_score_binomial_interval_and_naive_forecast_closed_forms():
+    import math
+
+    import numpy as np
+    from scipy import stats
+
+    from computerace.analysis.backtest import binomial_interval, log_score, naive_forecast
+
+    # a lognormal ensemble: the kernel estimate of ln y's density is close to the normal density (n = 200k)
+    rng = np.random.default_rng(0)
+    x = np.exp(rng.normal(2.0, 0.5, 200_000))
+    assert log_score(x, math.exp(2.3)) == pytest.approx(stats.norm.logpdf(2.3, 2.0, 0.5), abs=0.02)
+    assert log_score(x, math.exp(2.0)) > log_score(x, math.exp(3.5))  # closer to the mass scores higher
+    # Clopper-Pearson: 0 of 10 -> [0, 1 - 0.05^(1/10)]; 10 of 10 -> [0.05^(1/10), 1]
+    assert binomial_interval(0, 10) == pytest.approx((0.0, 1 - 0.05 ** 0.1))
+    assert binomial_interval(10, 10) == pytest.approx((0.05 ** 0.1, 1.0))
+    lo, hi = binomial_interval(5, 10)
+    assert lo < 0.5 < hi
+    # trend extrapolation: 100 in 2022, 200 in 2023 -> 400 in 2024; one point is held flat; none gives None
+    assert naive_forecast([("2022-12", 100.0), ("2023-12", 200.0)], "2024-12") == pytest.approx(400.0)
+    assert naive_forecast([("2023-12", 7.0)], "2025-12") == 7.0
+    assert naive_forecast([], "2025-12") is None

@@ -68,7 +68,8 @@ def test_as_of_refuses_later_sources_and_names_them():
     cr.load_scenario("baseline", as_of="2030-01-01")  # everything is published by then
 
 
-def test_cli_run_as_of_exits_2():
-    p = subprocess.run([CR, "run", "--as-of", "2023-01-01", "--samples", "10", "--no-report"], capture_output=True,
-                       text=True)
+def test_cli_run_as_of_a_scenario_citing_later_sources_exits_2():
+    """A scenario other than the baseline (which has vintages) is checked as written: later sources are refused."""
+    p = subprocess.run([CR, "run", "ai2027", "--as-of", "2023-01-01", "--samples", "10", "--no-report"],
+                       capture_output=True, text=True)
     assert p.returncode == 2 and "published after" in p.stderr and "Traceback" not in p.stderr

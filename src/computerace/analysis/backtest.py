@@ -26,6 +26,21 @@ from ..scenario.schema import Series
 Z90 = 1.6448536269514722
 
 
+#: Years added to either side of a year-valued parameter's 90% interval per unit of widening (factor - 1).
+#: Assumption: a date known only from later sources was uncertain by about a year a side per unit at the as-of date.
+YEARS_PER_WIDENING = 1.0
+
+
+def widen_years(d: Dist, factor: float) -> Dist:
+    """A year-valued distribution widened additively and bounded: uniform between its 5th percentile less
+    YEARS_PER_WIDENING x (factor - 1) years and its 95th plus as many. Every sample stays within a few years of
+    the stated range: a year is not a quantity that scales, and widening it on a log scale sent 2030 to 2020 and
+    2100 (the bug this replaces)."""
+    add = YEARS_PER_WIDENING * (factor - 1.0)
+    lo, hi = (float(x) for x in d.ppf(np.array([0.05, 0.95])))
+    return Uniform(f"{d.text}, widened by {add:g} years a side", lo - add, hi + add)
+
+
 def widen(d: Dist, factor: float) -> Dist:
     """A distribution with the same median and its 90% interval widened by `factor` either side."""
     s_add = math.log(factor) / Z90
@@ -64,10 +79,11 @@ def as_of_scenario(scenario: Any, as_of: dt.date) -> tuple[Any, list[dict[str, A
                 times, dists = [times[i] for i in keep], [dists[i] for i in keep]
                 changes.append({"parameter": key, "change": f"policy steps after {as_of} dropped"})
             if factor > 1:
-                dists = [widen(d, factor) for d in dists]
+                w = widen_years if p.spec.unit == "year" else widen
+                dists = [w(d, factor) for d in dists]
             v = Series(tuple(times), tuple(dists), v.mode)
         elif factor > 1:
-            v = widen(v, factor)
+            v = widen_years(v, factor) if p.spec.unit == "year" else widen(v, factor)
         if factor > 1:
             changes.append({"parameter": key, "change": f"widened x{factor:g} (sources published after {as_of}: "
                                                          + ", ".join(s for s in p.source if s in src and _date(src[s].published) > as_of) + ")"})
@@ -212,3 +228,128 @@ def backtest(as_of: str | dt.date = "2024-01-01", scenario: Any = "baseline", sa
                         if n else None},
             "caveat": "Assumptions are kept as written in 2026 and may embed hindsight; parameters set from "
                       "sources published after the as-of date are widened, not re-estimated."}
+
+
+# ------------------------------------------------------------------------------------- vintages (issue 16)
+#: As-of dates of the baseline's vintage files (data/scenarios/vintages) scored by `vintage_backtest`.
+VINTAGE_DATES = ("2023-01-01", "2024-01-01", "2025-04-01")
+
+
+def log_score(samples: np.ndarray, y: float) -> float:
+    """Log predictive density of y under the ensemble: a Gaussian kernel density on ln(samples) (Silverman's
+    bandwidth, floored at 0.02), evaluated at ln y, as a density of ln y (nats). Higher is better."""
+    x = np.log(np.maximum(np.asarray(samples, dtype=np.float64), 1e-300))
+    n = len(x)
+    h = max(1.06 * x.std() * n ** -0.2, 0.02)
+    z = (math.log(y) - x) / h
+    return float(np.log(np.mean(np.exp(-0.5 * z * z)) / (h * math.sqrt(2 * math.pi)) + 1e-300))
+
+
+def binomial_interval(k: int, n: int, level: float = 0.9) -> tuple[float, float]:
+    """Clopper-Pearson interval of a proportion k / n (exact; scipy's beta quantiles)."""
+    from scipy import stats
+
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
+def naive_forecast(history: list[tuple[str, float]], period_end: str) -> float | None:
+    """Trend extrapolation of the last two observations of a series known at the as-of date (log-linear in
+    time), or the last one held flat when only one is known; None when none is."""
+    if not history:
+        return None
+    pts = sorted(history)[-2:]
+
+    def t(p: str) -> float:
+        y, m = int(p[:4]), int(p[5:7]) if len(p) >= 7 else 12
+        return y + (m - 0.5) / 12
+
+    if len(pts) == 1:
+        return pts[0][1]
+    (t0, y0), (t1, y1) = ((t(p), v) for p, v in pts)
+    if y0 <= 0 or y1 <= 0 or t1 == t0:
+        return y1
+    return float(y1 * (y1 / y0) ** ((t(period_end) - t1) / (t1 - t0)))
+
+
+def score_observations(ds: Any, obs: list[Any], known: list[Any]) -> list[dict[str, Any]]:
+    """Score each observation against the run's samples: interval hits, CRPS, log score, and the naive forecast's
+    CRPS (its absolute error) from the observations of the same series in `known`."""
+    out = []
+    for o in obs:
+        x = np.asarray(o.model(ds), dtype=np.float64)
+        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+        hist = [(k.period_end, k.y) for k in known if k.series == o.series and k.period_end < o.period_end]
+        naive = naive_forecast(hist, o.period_end)
+        out.append({"observation": o.name, "series": o.series, "period_end": o.period_end, "observed": o.y,
+                    "rows": list(o.rows), "model_p5": q[0], "model_p50": q[2], "model_p95": q[4],
+                    "in_50": bool(q[1] <= o.y <= q[3]), "in_90": bool(q[0] <= o.y <= q[4]),
+                    "crps": crps(x, o.y), "crps_relative": crps(x, o.y) / abs(o.y), "log_score": log_score(x, o.y),
+                    "naive": naive, "naive_crps": None if naive is None else abs(naive - o.y)})
+    return out
+
+
+def summarise_scores(scored: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(scored)
+    if not n:
+        return {"observations": 0}
+    k50, k90 = sum(s["in_50"] for s in scored), sum(s["in_90"] for s in scored)
+    with_naive = [s for s in scored if s["naive_crps"] is not None]
+    skill = None
+    if with_naive:
+        m = sum(s["crps"] / abs(s["observed"]) for s in with_naive)
+        b = sum(s["naive_crps"] / abs(s["observed"]) for s in with_naive)
+        skill = None if b == 0 else 1.0 - m / b
+    return {"observations": n, "series": sorted({s["series"] for s in scored}),
+            "coverage_50": k50 / n, "coverage_50_interval": binomial_interval(k50, n),
+            "coverage_90": k90 / n, "coverage_90_interval": binomial_interval(k90, n),
+            "crps_relative": float(np.mean([s["crps_relative"] for s in scored])),
+            "log_score": float(np.mean([s["log_score"] for s in scored])),
+            "skill_vs_naive": skill, "naive_observations": len(with_naive)}
+
+
+def vintage_backtest(dates: tuple[str, ...] = VINTAGE_DATES, samples: int = 2000, seed: int = 0,
+                     ai2027: bool = True) -> dict[str, Any]:
+    """The backtest from vintages: for each date, the baseline as written then (its vintage file), conditioned
+    on the evidence published by then, scored on the observations published after it whose period ends after it
+    (disjoint from what it was conditioned on). AI 2027's compute forecast (April 2025) is scored beside the
+    2025-04-01 vintage, unconditioned (as published)."""
+    import computerace as cr
+
+    from ..scenario.loader import vintages
+    from .evidence import observations
+
+    have = vintages()
+    missing = [d for d in dates if d not in have]
+    if missing:
+        raise UserError(f"no baseline vintage for {', '.join(missing)}; vintages: {', '.join(have) or 'none'}")
+    every = observations()
+    out = []
+    for d in dates:
+        day = dt.date.fromisoformat(d)
+        sc = cr.load_scenario(str(have[d]), as_of=d)
+        prior = cr.run(sc, samples=samples, seed=seed)
+        known = observations(d)
+        post = prior.conditioned(as_of=d, observations=known) if known else prior
+        names = {o.name for o in known}
+        later = [o for o in every if o.name not in names and _date(o.published) > day
+                 and o.period_end > d[:7] and _in_horizon(o, prior.dataset)]
+        scored = score_observations(post.dataset, later, known)
+        entry = {"as_of": d, "vintage": have[d].name, "conditioned_on": len(known),
+                 "ess": post.summary().get("conditioning", {}).get("ess"),
+                 "scores": summarise_scores(scored), "observations": scored}
+        if ai2027 and d >= "2025-04-01":
+            a = cr.run("ai2027", samples=samples, seed=seed)
+            entry["ai2027"] = {"scores": summarise_scores(score_observations(a.dataset, later, known)),
+                               "note": "AI 2027's compute forecast (published April 2025) as its preset, with the "
+                                       "uncertainty it states, not conditioned"}
+        out.append(entry)
+    pooled = [s for e in out for s in e["observations"]]
+    return {"samples": samples, "seed": seed, "vintages": out, "pooled": summarise_scores(pooled)}
+
+
+def _in_horizon(o: Any, ds: Any) -> bool:
+    months = ds["month"].values.astype("datetime64[M]")
+    return bool(months[0] <= np.datetime64(o.period_end, "M") <= months[-1])

@@ -148,6 +148,31 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
         obs.append(Observation(f"china_legal_{year}", tuple(ids), "china_legal_h100e", f"{year}-12", inc, sig, pub,
                                "NVIDIA chips sold to China in the year (Epoch) vs the model's legal imports",
                                lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "legal_import")], y)))
+    # Huawei's Ascend output in a year, from estimates made after the year was well under way (Sept or later):
+    # the sources disagree (Bloomberg: 300k 910C chips; SemiAnalysis: 805k packages incl. TSMC-made dies), so
+    # the observation is their geometric mean with a log sd that spans both (ln(805/300) / 2 = 0.49); packages
+    # at the 910C's dense-BF16 rate (chips.csv: 780 TFLOP/s = 0.79 H100e). The model's counterpart is China's
+    # domestic and proxy-fab acquisitions (Huawei is most of it; Cambricon's 142k chips are inside the error).
+    hw: dict[int, list[Any]] = {}
+    for r in by_metric.get("huawei_ascend_output", []):
+        end = _date(r.period_end)
+        if r.central is not None and r.unit in ("chips", "packages") and _date(r.published) >= dt.date(end.year, 9, 1):
+            hw.setdefault(end.year, []).append(r)
+    for year, rs in sorted(hw.items()):
+        if len(rs) < 2:
+            continue
+        from .. import catalog
+
+        per = catalog.chip("ascend-910c").h100e("bf16") or 0.79
+        vals = [r.central for r in rs]
+        gm = math.exp(sum(math.log(v) for v in vals) / len(vals))
+        sig = max(math.log(max(vals) / min(vals)) / 2, 0.2)
+        obs.append(Observation(f"huawei_output_{year}", tuple(r.id for r in rs), "huawei_output_h100e", f"{year}-12",
+                               gm * per, sig, max(r.published for r in rs),
+                               "Huawei's Ascend output in the year (Bloomberg, SemiAnalysis; geometric mean, 910C "
+                               "H100e) vs the model's domestic and proxy-fab acquisitions",
+                               lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "domestic"),
+                                                                       ("china_additions_h100e", "proxy_fab")], y)))
     # China's share of world compute, smuggled chips excluded (Epoch's owner data, a point)
     for r in by_metric.get("china_owned_share", []):
         m = _date(r.period_end)
@@ -290,7 +315,7 @@ def headline_shift(prior: dict[str, Any], posterior: dict[str, Any]) -> dict[str
 
 #: Evidence metrics that become observations (a user's evidence file may add rows of these).
 SUPPORTED_METRICS = (*DESIGNERS, "china_legal_nvidia_h100e_cumulative", "china_owned_share", "ai_power_gw",
-                     "smuggled_chips")
+                     "smuggled_chips", "huawei_ascend_output")
 
 
 def read_evidence_file(path: str | Any) -> list[Any]:

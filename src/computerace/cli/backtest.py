@@ -40,13 +40,29 @@ def backtest(
     seed: int = typer.Option(0, "--seed", "-s", min=0),
     out: Path = typer.Option(None, "--out", "-o", help="Write backtest.json and backtest.html here."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
+    vintages: bool = typer.Option(False, "--vintages", help="The backtest from vintages: the baseline as written on "
+                                  "2023-01-01, 2024-01-01 and 2025-04-01, conditioned on the evidence of its day and "
+                                  "scored on later evidence (coverage, CRPS, log score, skill vs a naive trend), with "
+                                  "AI 2027 beside the 2025 vintage. Ignores --as-of and --scenario."),
 ) -> None:
     """Backtest: widen what was not yet published at --as-of, simulate, and score coverage and CRPS
-    against evidence published after it."""
+    against evidence published after it (or, with --vintages, the backtest from the baseline's vintages)."""
     import json
 
     from ..analysis.backtest import backtest as run_backtest
     from ..results import atomic_write
+
+    if vintages:
+        from ..analysis.backtest import vintage_backtest
+
+        res = vintage_backtest(samples=samples, seed=seed)
+        if out is not None:
+            atomic_write(Path(out) / "backtest.json", json.dumps(res, indent=1, default=str) + "\n")
+        if json_:
+            print_json(res)
+        else:
+            _print_vintages(res)
+        return
 
     result = run_backtest(as_of, scenario, samples=samples, seed=seed)
     if out is not None:
@@ -73,3 +89,29 @@ def backtest(
     if ov["coverage_50"] is not None:
         Console().print(f"Overall: {result['observations']} observations, 50% intervals cover "
                         f"{ov['coverage_50']:.0%}, 90% intervals cover {ov['coverage_90']:.0%}.")
+
+
+def _print_vintages(res: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def row(name: str, sc: dict) -> list[str]:
+        if not sc.get("observations"):
+            return [name, "0"] + ["—"] * 6
+        c50, c90 = sc["coverage_50_interval"], sc["coverage_90_interval"]
+        skill = "—" if sc["skill_vs_naive"] is None else f"{sc['skill_vs_naive']:+.2f} ({sc['naive_observations']})"
+        return [name, str(sc["observations"]), ", ".join(sc["series"]),
+                f"{sc['coverage_50']:.0%} [{c50[0]:.0%}–{c50[1]:.0%}]", f"{sc['coverage_90']:.0%} [{c90[0]:.0%}–{c90[1]:.0%}]",
+                f"{sc['crps_relative']:.2f}", f"{sc['log_score']:.2f}", skill]
+
+    t = Table(title=f"Backtest from vintages ({res['samples']:,} samples, seed {res['seed']}): each vintage conditioned "
+                    "on the evidence of its day, scored on what was published after it")
+    for c in ("vintage", "obs", "series", "50% coverage [90% CI]", "90% coverage [90% CI]", "CRPS / observed",
+              "log score", "skill vs naive (n)"):
+        t.add_column(c, justify="left" if c in ("vintage", "series") else "right")
+    for v in res["vintages"]:
+        t.add_row(*row(f"{v['as_of']} (on {v['conditioned_on']} obs.)", v["scores"]))
+        if "ai2027" in v:
+            t.add_row(*row("  AI 2027 (Apr 2025)", v["ai2027"]["scores"]))
+    t.add_row(*row("pooled", res["pooled"]))
+    Console(width=max(Console().width, 150)).print(t)

@@ -78,6 +78,16 @@ def run(
         from ..catalog import parse_date
 
         as_of = parse_date(as_of, "--as-of date").isoformat()
+    if as_of is not None and scenario == "baseline":  # the baseline as written then (its vintage), not hindsight
+        from ..scenario.loader import vintage_for, vintages
+
+        vintage = vintage_for(as_of)
+        if vintage is None:
+            from ..errors import UserError
+
+            raise UserError(f"no baseline vintage was written on or before {as_of}; vintages: "
+                            + (", ".join(vintages()) or "none") + ". Use a later --as-of date or your own scenario file")
+        scenario = str(vintage)
     sc = cr.load_scenario(scenario, sets, as_of=as_of)
     out_dir = out or Path("computerace-out") / sc.name
     if out_dir.exists() and not out_dir.is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,23 @@ def preset_dir() -> Path:
 
 def presets() -> list[str]:
     return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+
+
+def vintages() -> dict[str, Path]:
+    """{YYYY-MM-DD: path} of the baseline's vintage files (data/scenarios/vintages/baseline-<date>.yaml): the
+    baseline as it could have been written on that date, every parameter from sources published by then."""
+    out = {}
+    for p in sorted((preset_dir() / "vintages").glob("baseline-*.yaml")):
+        date = p.stem[len("baseline-"):]
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+            out[date] = p
+    return out
+
+
+def vintage_for(as_of: str) -> Path | None:
+    """The latest baseline vintage written on or before `as_of` (YYYY-MM-DD), or None."""
+    dates = [d for d in vintages() if d <= as_of]
+    return vintages()[max(dates)] if dates else None
 
 
 def _locate(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
