@@ -191,3 +191,28 @@ def test_update_cli(tmp_path):
     p = subprocess.run([cr_bin, "update", str(bad)], capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 2 and "huawei_mood" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_inference_file_has_prior_posterior_and_observed_data_groups(tmp_path):
+    """inference.nc opens with ArviZ (InferenceData groups) and with xarray; its posterior is the run's posterior."""
+    import warnings
+
+    import xarray as xr
+
+    post = cr.run("baseline", samples=600, seed=1).conditioned()
+    paths = post.save(tmp_path, report=False)
+    f = paths["inference.nc"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz as az
+
+        idata = az.from_netcdf(f)
+    assert set(idata.groups()) >= {"prior", "posterior", "observed_data"}
+    p = xr.open_dataset(f, group="posterior")
+    world = post.dataset["stock_h100e"].sel(month="2025-12-01").values.astype(np.float64).sum(axis=1)
+    np.testing.assert_allclose(p["stock_world_2025"].values[0], world)
+    obs = xr.open_dataset(f, group="observed_data")
+    assert float(obs["obs_western_sales_2025"]) == pytest.approx(13_205_909.0)
+    assert "ev-027" in obs["obs_western_sales_2025"].attrs["rows"]
+    prior = xr.open_dataset(f, group="prior")
+    assert prior.sizes["draw"] == 600 and not np.array_equal(prior["stock_world_2025"].values, p["stock_world_2025"].values)

@@ -48,6 +48,11 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def _in_months(period_end: str, ds: xr.Dataset) -> bool:
+    months = ds["month"].values.astype("datetime64[M]")
+    return bool(months[0] <= np.datetime64(period_end, "M") <= months[-1])
+
+
 class Run:
     """Results of one scenario run: `dataset` (xarray), `manifest` (dict), `summary()`, `save(dir)`."""
 
@@ -88,6 +93,7 @@ class Run:
         report["as_of"] = as_of or "catalog"
         manifest["conditioning"] = report
         post = Run(ds, manifest, self.scenario)
+        post._prior, post._observations = self, [o for o in obs if _in_months(o.period_end, self.dataset)]
         report["shift"] = headline_shift(self.summary(), post.summary())
         post.dataset.attrs["manifest"] = json.dumps(manifest, default=_json_default, sort_keys=True)
         return post
@@ -194,6 +200,12 @@ class Run:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if getattr(self, "_prior", None) is not None:  # a conditioned run: prior, posterior and observations
+            from .analysis.evidence import write_inference
+
+            paths["inference.nc"] = out / "inference.nc"
+            write_inference(paths["inference.nc"], self._prior.dataset, self.dataset, self._observations,
+                            self.manifest["conditioning"])
         if report:
             atomic_write(paths["report.html"], self.report_html(sensitivity=sensitivity, backtest=backtest))
         else:

@@ -400,3 +400,62 @@ def update(scenario: Any, rows: list[Any], samples: int, seed: int, as_of: str |
         influence.append({"row": r.id, "metric": r.metric, "period_end": r.period_end, "change": d})
     return {"samples": samples, "seed": seed, "rows": [r.id for r in rows], "moved": moved, "influence": influence,
             "ess_before": before.summary()["conditioning"]["ess"], "ess_after": after.summary()["conditioning"]["ess"]}
+
+
+#: Headline quantities stored per sample in inference.nc's prior and posterior groups: (name, var, sel).
+INFERENCE_HEADLINES = (("stock_us_2030", "stock_h100e", {"actor": "US", "month": "2030-12-01"}),
+                       ("stock_china_2030", "stock_h100e", {"actor": "China", "month": "2030-12-01"}),
+                       ("stock_world_2025", "stock_h100e", {"month": "2025-12-01"}),
+                       ("stock_china_2040", "stock_h100e", {"actor": "China", "month": "2040-12-01"}),
+                       ("stock_us_2040", "stock_h100e", {"actor": "US", "month": "2040-12-01"}))
+
+
+def _group(ds: Any, obs: list[Observation]) -> Any:
+    """One InferenceData group: (chain=1, draw=sample) variables: each observation's model value and headlines."""
+    import xarray as xr
+
+    data = {}
+    for o in obs:
+        data[f"obs_{o.name}"] = (("chain", "draw"), np.asarray(o.model(ds), dtype=np.float64)[None, :])
+    months = ds["month"].values.astype("datetime64[M]")
+    for name, var, sel in INFERENCE_HEADLINES:
+        m = np.datetime64(sel["month"][:7], "M")
+        if not months[0] <= m <= months[-1]:
+            continue
+        x = ds[var].sel(**sel).values.astype(np.float64)
+        data[name] = (("chain", "draw"), (x.sum(axis=-1) if x.ndim == 2 else x)[None, :])
+    n = ds.sizes["sample"]
+    return xr.Dataset(data, coords={"chain": [0], "draw": np.arange(n)})
+
+
+def write_inference(path: Any, prior_ds: Any, post_ds: Any, obs: list[Observation], report: dict[str, Any]) -> None:
+    """inference.nc in ArviZ's InferenceData layout (NetCDF groups `prior`, `posterior`, `observed_data`; dims
+    chain x draw): `arviz.from_netcdf(path)` or `xarray.open_dataset(path, group="posterior")` open it. The prior
+    and posterior hold each observation's model value (`obs_<name>`) and a few headlines per sample; observed_data
+    holds each observation's value with its evidence rows and log sd. Written to a temporary file, then renamed."""
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import xarray as xr
+
+    path = Path(path)
+    obs_data = xr.Dataset({f"obs_{o.name}": ((), o.y, {"rows": ",".join(o.rows), "sigma_log": o.sigma,
+                                                        "published": o.published, "describe": o.why})
+                           for o in obs})
+    summary = {k: v for k, v in report.items() if k not in ("rows", "shift")}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".inference.nc.", suffix=".tmp")
+    os.close(fd)
+    try:
+        for i, (name, ds) in enumerate((("posterior", _group(post_ds, obs)), ("prior", _group(prior_ds, obs)),
+                                        ("observed_data", obs_data))):
+            ds.attrs["conditioning"] = json.dumps(summary, default=str)
+            ds.to_netcdf(tmp, group=name, mode="w" if i == 0 else "a", engine="netcdf4")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would differ from the run's other files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
