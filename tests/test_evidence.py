@@ -216,3 +216,29 @@ def test_inference_file_has_prior_posterior_and_observed_data_groups(tmp_path):
     assert "ev-027" in obs["obs_western_sales_2025"].attrs["rows"]
     prior = xr.open_dataset(f, group="prior")
     assert prior.sizes["draw"] == 600 and not np.array_equal(prior["stock_world_2025"].values, p["stock_world_2025"].values)
+
+
+def test_report_shows_the_conditioning_and_cli_evidence_option(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    post = cr.run("baseline", samples=400, seed=0).conditioned()
+    page = post.report_html(claims=False)
+    c = post.summary()["conditioning"]
+    assert "Conditioned on evidence" in page and f"effective sample size {c['ess']:.0f}" in page
+    assert c["rows"][0]["observation"] in page
+    cr_bin = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
+    f = tmp_path / "ev.csv"
+    f.write_text(HEADER + SHARE_ROW)
+    p = subprocess.run([cr_bin, "run", "--samples", "300", "--evidence", str(f), "--out", str(tmp_path / "o"),
+                        "--no-report", "--json"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    import json
+
+    s = json.loads(p.stdout)
+    assert any("my-001" in r["rows"] for r in s["conditioning"]["rows"])
+    p = subprocess.run([cr_bin, "run", "--samples", "300", "--evidence", str(f), "--prior", "--out",
+                        str(tmp_path / "o2")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "--prior" in p.stderr and not (tmp_path / "o2").exists()

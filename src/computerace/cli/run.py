@@ -62,6 +62,8 @@ def run(
                                "(one deterministic path; same as 'mode: point' in the scenario)."),
     as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD: refuse any parameter whose source was "
                               "published after this date (naming each one)."),
+    evidence: Path = typer.Option(None, "--evidence", help="A CSV of your own evidence rows (evidence.csv's columns): "
+                                  "condition on the catalog plus these (see also `computerace update`)."),
     prior: bool = typer.Option(False, "--prior", help="The unconditioned forecast (the default is conditioned on the "
                                "evidence published up to --as-of, or on the whole catalog; docs/evidence.md)."),
     full: bool = typer.Option(False, "--full", help="Also compute a Sobol sensitivity of years behind in 2030 "
@@ -89,6 +91,17 @@ def run(
                             + (", ".join(vintages()) or "none") + ". Use a later --as-of date or your own scenario file")
         scenario = str(vintage)
     sc = cr.load_scenario(scenario, sets, as_of=as_of)
+    obs = None  # --evidence: the catalog's rows plus the user's, read (and checked) before any simulation
+    if evidence is not None:
+        from ..errors import UserError
+
+        if prior or point:
+            raise UserError("--evidence conditions the forecast; it cannot be combined with --prior or --point")
+        from ..analysis.evidence import observations, read_evidence_file
+        from ..catalog import evidence as catalog_evidence
+
+        obs = observations(rows=list(catalog_evidence(as_of) if as_of else catalog_evidence())
+                           + read_evidence_file(evidence))
     out_dir = out or Path("computerace-out") / sc.name
     if out_dir.exists() and not out_dir.is_dir():
         from ..errors import UserError
@@ -106,7 +119,7 @@ def run(
             result = cr.run(sc, samples=samples, seed=seed, chunk=chunk,
                             progress=lambda k: bar.advance(task, k))
     if not prior and not point:  # the headline numbers are the posterior (point mode is one path: nothing to weigh)
-        result = result.conditioned(as_of=as_of)
+        result = result.conditioned(as_of=as_of, observations=obs)
     sensitivity = backtest = None
     if full and not no_report:
         from ..analysis.backtest import backtest as run_backtest

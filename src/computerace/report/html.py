@@ -200,6 +200,45 @@ def model_form_html(summary: Mapping[str, Any]) -> str | None:
             "(docs/metrics.md, \"Model form\").</p>")
 
 
+def conditioning_html(summary: Mapping[str, Any]) -> str | None:
+    """The 'Conditioned on evidence' section from summary.json's `conditioning` block (None without it): the ESS
+    and tempering, each headline prior vs posterior, and the observations that carried the weight."""
+    from ..formatting import si
+
+    c = summary.get("conditioning")
+    if not isinstance(c, Mapping):
+        return None
+    temper = (f" The likelihood was tempered to {c['tempering']:.2f} (the untempered ESS was "
+              f"{c['ess_untempered']:.0f}): the evidence is used only partly." if c["tempering"] < 1 else "")
+    intro = (f"These results are the posterior: the {c['samples']:,} samples weighted by {c['observations']} "
+             f"observations (evidence to {c['as_of']}) and resampled; effective sample size {c['ess']:.0f}."
+             f"{temper} {c['history_excluded']} samples in which China overtook the US before the forecast date were "
+             "excluded. `computerace run --prior` gives the unconditioned forecast; docs/evidence.md has the method.")
+
+    def f(x: float) -> str:
+        return si(x) if abs(x) >= 1000 else f"{x:.3g}"
+
+    rows = []
+    for k, v in (c.get("shift") or {}).items():
+        a, b = v["prior"], v["posterior"]
+        if "p50" in a:
+            rows.append(f"<tr><th>{_esc(k)}</th><td class='num'>{_esc(f(a['p50']))} <span class='interval'>"
+                        f"[{_esc(f(a['p5']))} – {_esc(f(a['p95']))}]</span></td><td class='num'>{_esc(f(b['p50']))} "
+                        f"<span class='interval'>[{_esc(f(b['p5']))} – {_esc(f(b['p95']))}]</span></td></tr>")
+        else:
+            rows.append(f"<tr><th>{_esc(k)}</th><td class='num'>{_esc(' / '.join(fmt_percent(x) for x in a.values()))}"
+                        f"</td><td class='num'>{_esc(' / '.join(fmt_percent(x) for x in b.values()))}</td></tr>")
+    shift = ("<table class='conditioning'><tr><th>Headline</th><th>Prior: median [90%]</th><th>Posterior</th></tr>"
+             + "".join(rows) + "</table>")
+    obs = "".join(f"<tr><th>{_esc(r['observation'])}</th><td>{_esc(', '.join(r['rows']))}</td>"
+                  f"<td class='num'>{_esc(f(r['observed']))}</td><td class='num'>{_esc(f(r['prior_p50']))}</td>"
+                  f"<td class='num'>{_esc(f(r['posterior_p50']))}</td><td class='num'>{r['ess_without']:.0f}</td></tr>"
+                  for r in c.get("rows", []))
+    rows_table = ("<table class='conditioning'><tr><th>Observation</th><th>Evidence rows</th><th>Observed</th>"
+                  "<th>Prior median</th><th>Posterior median</th><th>ESS without it</th></tr>" + obs + "</table>")
+    return f'<p class="note">{_esc(intro)}</p>{shift}<p class="note">Which evidence carried the weight (the lower the ESS without an observation, the more weight it carried):</p>{rows_table}'
+
+
 STRESS_CAPTION = ("For the baseline, from runs of computerace {version} ({samples:,} samples, seed {seed}; "
                   "python -m computerace.report.stress regenerates it, docs/stress.md). Each row is conditional on its "
                   "lever; compare it with the baseline row, which already weighs every event by its hazard. This "
@@ -320,6 +359,9 @@ def render_report(
         )
         sections.append(_figure_html(figures.years_behind_hist(years, censored), "fig-years-behind"))
 
+    cond = conditioning_html(summary)
+    if cond is not None:
+        sections += ["<h2>Conditioned on evidence</h2>", cond]
     form_table = model_form_html(summary)
     if form_table is not None:
         sections += ["<h2>How much comes from the model's form</h2>", form_table]
