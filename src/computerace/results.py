@@ -84,7 +84,7 @@ class Run:
 
         obs = make_observations(as_of) if observations is None else observations
         idx, report = condition(self.dataset, int(self.manifest["seed"]), obs, min_ess=min_ess,
-                                history_before=self.manifest.get("forecast_month", "2026-11"))
+                                history_before=str(as_of)[:7] if as_of else "2026-11")
         ds = self.dataset.isel(sample=idx)
         ds = ds.assign_coords(sample=np.arange(ds.sizes["sample"]))
         ds["prior_sample"] = ("sample", idx.astype(np.int64))

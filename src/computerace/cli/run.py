@@ -146,7 +146,10 @@ def run(
         con.print("P(China's operational stock (what power runs) exceeds the US's by December of): "
                   + ", ".join(f"{y}: {v:.1%}" for y, v in probs["china_overtakes_us_operational_stock_by"].items()))
     cond = summary.get("conditioning")
-    if cond is not None:
+    if cond is not None and not cond["rows"]:
+        con.print(f"No evidence the model computes was published by {cond['as_of']}: only history constrains this run "
+                  f"({cond['history_excluded']} samples excluded). --prior gives the unconditioned run.")
+    elif cond is not None:
         top = ", ".join(r["observation"] for r in cond["rows"][:3])
         con.print(f"Conditioned on {cond['observations']} observations (evidence to {cond['as_of']}): effective sample "
                   f"size {cond['ess']:.0f} of {cond['samples']:,}"

@@ -196,4 +196,6 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
                                 key=bad[0].split(" ")[0], found="; ".join(bad[:8]) + (" ..." if len(bad) > 8 else ""),
                                 fix="replace those values with ones sourced before the date, or use "
                                     "`computerace backtest --as-of`, which widens them instead")
+        # the export-control rules in force at the date then hold (no later rule is known): draws reads this
+        sc = sc.model_copy(update={"resolved": {**sc.resolved, "as_of": str(as_of)}})
     return sc
