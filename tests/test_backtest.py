@@ -125,3 +125,41 @@ def test_log_score_binomial_interval_and_naive_forecast_closed_forms():
     assert naive_forecast([("2022-12", 100.0), ("2023-12", 200.0)], "2024-12") == pytest.approx(400.0)
     assert naive_forecast([("2023-12", 7.0)], "2025-12") == 7.0
     assert naive_forecast([], "2025-12") is None
+
+
+def test_every_vintage_cites_only_sources_published_by_its_date_and_runs():
+    """Each baseline vintage loads under its own as-of date (no parameter cites a later source), runs, and holds
+    the export-control rules of its date (no later licensed-part halt is known)."""
+    import numpy as np
+
+    import computerace as cr
+    from computerace.scenario.loader import vintages
+
+    vs = vintages()
+    assert "2024-01-01" in vs
+    for date, path in vs.items():
+        sc = cr.load_scenario(str(path), as_of=date)
+        assert sc.resolved["as_of"] == date
+        ds = cr.run(sc, samples=200, seed=0).dataset
+        assert np.isfinite(ds["stock_h100e"].values).all()
+        for k, p in sc.parameters.items():  # year-valued parameters stay in plausible years
+            if p.spec.unit == "year" and not isinstance(p.value, cr.scenario.Series):
+                lo, hi = p.value.ppf(np.array([1e-9, 1 - 1e-9]))
+                assert 2015 <= lo and hi <= 2200, (date, k, lo, hi)
+
+
+def test_backtest_from_vintages_scores_later_evidence_and_ai2027(tmp_path):
+    from computerace.analysis.backtest import vintage_backtest
+    from computerace.scenario.loader import vintages
+
+    res = vintage_backtest(dates=tuple(vintages()), samples=600, seed=0)
+    pooled = res["pooled"]
+    assert pooled["observations"] >= 8 and len(pooled["series"]) >= 4
+    assert "huawei_output_h100e" in pooled["series"] and "china_owned_share" in pooled["series"]
+    lo, hi = pooled["coverage_90_interval"]
+    assert lo <= pooled["coverage_90"] <= hi
+    for v in res["vintages"]:
+        for o in v["observations"]:  # scored only on what came after the vintage
+            assert o["period_end"] > v["as_of"][:7]
+    if "2025-04-01" in vintages():
+        assert any("ai2027" in v for v in res["vintages"])
