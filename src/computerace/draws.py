@@ -114,9 +114,12 @@ def _controls_schedule(scenario: Scenario, months: np.ndarray, t: np.ndarray, sc
     v = scenario.parameters[key].value
     labels = tuple(str(m) for m in months.astype("datetime64[M]"))
     freeze = labels.index(v.freeze_after) if isinstance(v, ControlsSchedule) and v.freeze_after in labels else None
-    as_of = str(scenario.resolved.get("as_of") or "")[:7]  # a vintage run: the rules in force at its date hold
-    if freeze is None and as_of in labels:
-        freeze = labels.index(as_of)
+    as_of = str(scenario.resolved.get("as_of") or "")  # a vintage run: the rules in force at its date hold
+    if freeze is None and len(as_of) == 10:
+        # the engine reads each month's rules on its 15th: a date before the 15th is still in the previous month
+        m = np.datetime64(as_of[:7], "M") - (1 if int(as_of[8:10]) < 15 else 0)
+        if str(m) in labels:
+            freeze = labels.index(str(m))
     idx = np.arange(len(labels)) if freeze is None else np.minimum(np.arange(len(labels)), freeze)
     sched = access_schedule(labels, PARTS)
     access = {k: (np.asarray(sched[k][0])[idx], np.asarray(sched[k][1])[idx]) for k in PARTS}
