@@ -8,13 +8,13 @@ import textwrap
 
 import numpy as np
 import pytest
-from engine_cases import BIG, run_with
 from scipy import stats
 
 import computerace as cr
 from computerace.draws import BLOCK, ar1_knots, draw
 from computerace.errors import ScenarioError
 from computerace.model import events
+from engine_cases import BIG, run_with
 
 N = 3000  # baseline samples for the distribution checks (Monte Carlo noise stated where it matters)
 
@@ -221,7 +221,7 @@ def test_taiwan_sanctions_cut_proxy_dies_legal_imports_and_routes_in_proportion(
             "events.taiwan_severity": 0.0, "events.taiwan_sanctions": 0.4}
     base = run_with(**over)
     ev = run_with(**over, events__taiwan_hazard_per_year=0.999999)
-    assert np.all((ev.dataset["taiwan_event_year"].values < 2030.3))
+    assert np.all(ev.dataset["taiwan_event_year"].values < 2030.3)
     a, b = (r.dataset["china_additions_h100e"].sel(year=2033) for r in (ev, base))
     for ch in ("proxy_fab", "smuggled"):
         assert np.all(b.sel(channel=ch).values > 0), ch

@@ -48,11 +48,6 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _in_months(period_end: str, ds: xr.Dataset) -> bool:
-    months = ds["month"].values.astype("datetime64[M]")
-    return bool(months[0] <= np.datetime64(period_end, "M") <= months[-1])
-
-
 class Run:
     """Results of one scenario run: `dataset` (xarray), `manifest` (dict), `summary()`, `save(dir)`."""
 
@@ -60,6 +55,9 @@ class Run:
         self.dataset = dataset
         self.manifest = manifest
         self.scenario = scenario
+        # a conditioned run keeps its prior and the observations it was conditioned on (for inference.nc)
+        self._prior: Run | None = None
+        self._observations: list[Any] = []
         dataset.attrs["manifest"] = json.dumps(manifest, default=_json_default, sort_keys=True)
         dataset.attrs["conventions"] = "computerace run; H100e = dense BF16 relative to H100 SXM"
 
@@ -78,10 +76,13 @@ class Run:
         the whole catalog), tempered if the effective sample size collapses, and resampled (systematic, from the
         run's seed). The manifest gains `conditioning` (ESS, tempering, each observation's weight) and the prior's
         headlines beside the posterior's (`shift`); the Dataset gains `prior_sample` (the prior index of each
-        posterior sample). analysis/evidence.py documents the likelihoods."""
-        from .analysis.evidence import condition, headline_shift
+        posterior sample). analysis/evidence.py documents the likelihoods. A point-mode run is one path with
+        nothing to weigh: it is returned as it is."""
+        from .analysis.evidence import condition, headline_shift, in_horizon
         from .analysis.evidence import observations as make_observations
 
+        if (self.manifest.get("resolved_scenario") or {}).get("mode") == "point":
+            return self
         obs = make_observations(as_of) if observations is None else observations
         idx, report = condition(self.dataset, int(self.manifest["seed"]), obs, min_ess=min_ess,
                                 history_before=str(as_of)[:7] if as_of else "2026-11")
@@ -93,7 +94,7 @@ class Run:
         report["as_of"] = as_of or "catalog"
         manifest["conditioning"] = report
         post = Run(ds, manifest, self.scenario)
-        post._prior, post._observations = self, [o for o in obs if _in_months(o.period_end, self.dataset)]
+        post._prior, post._observations = self, [o for o in obs if in_horizon(o.period_end, self.dataset)]
         report["shift"] = headline_shift(self.summary(), post.summary())
         post.dataset.attrs["manifest"] = json.dumps(manifest, default=_json_default, sort_keys=True)
         return post
@@ -200,7 +201,7 @@ class Run:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        if getattr(self, "_prior", None) is not None:  # a conditioned run: prior, posterior and observations
+        if self._prior is not None:  # a conditioned run: prior, posterior and observations
             from .analysis.evidence import write_inference
 
             paths["inference.nc"] = out / "inference.nc"

@@ -22,9 +22,8 @@ import numpy as np
 from ..errors import UserError
 from ..scenario.distributions import Beta, ControlsSchedule, Dist, LogNormal, Normal, Point, Uniform
 from ..scenario.schema import Series
-
-Z90 = 1.6448536269514722
-
+from .evidence import Z90, in_horizon
+from .evidence import end_date as _date
 
 #: Years added to either side of a year-valued parameter's 90% interval per unit of widening (factor - 1).
 #: Assumption: a date known only from later sources was uncertain by about a year a side per unit at the as-of date.
@@ -92,12 +91,6 @@ def as_of_scenario(scenario: Any, as_of: dt.date) -> tuple[Any, list[dict[str, A
     resolved["as_of"] = as_of.isoformat()
     return scenario.model_copy(update={"parameters": params, "resolved": resolved,
                                        "name": f"{scenario.name}@{as_of}"}), changes
-
-
-def _date(text: str) -> dt.date:
-    from ..catalog import date_range
-
-    return date_range(text)[1]
 
 
 def crps(samples: np.ndarray, y: float) -> float:
@@ -335,7 +328,7 @@ def vintage_backtest(dates: tuple[str, ...] = VINTAGE_DATES, samples: int = 2000
         post = prior.conditioned(as_of=d, observations=known) if known else prior
         names = {o.name for o in known}
         later = [o for o in every if o.name not in names and _date(o.published) > day
-                 and o.period_end > d[:7] and _in_horizon(o, prior.dataset)]
+                 and o.period_end > d[:7] and in_horizon(o.period_end, prior.dataset)]
         # the naive forecast extrapolates the series' values for periods ended by the as-of date, as known today
         # (revised data: this favours the naive benchmark, so a positive skill is conservative)
         history = [o for o in every if o.period_end <= d[:7]]
@@ -351,8 +344,3 @@ def vintage_backtest(dates: tuple[str, ...] = VINTAGE_DATES, samples: int = 2000
         out.append(entry)
     pooled = [s for e in out for s in e["observations"]]
     return {"samples": samples, "seed": seed, "vintages": out, "pooled": summarise_scores(pooled)}
-
-
-def _in_horizon(o: Any, ds: Any) -> bool:
-    months = ds["month"].values.astype("datetime64[M]")
-    return bool(months[0] <= np.datetime64(o.period_end, "M") <= months[-1])

@@ -34,13 +34,15 @@ from typing import Any
 
 import numpy as np
 
+from ..scenario.distributions import z_of_ci
+
 #: Structural error of the model against any observation, 1 sd in log (added in quadrature). Assumption: a
 #: month-by-month model of supply, money and power that gets a yearly quantity within about +-15% is as good as
 #: its structure allows; smaller would let a few rows decide everything.
 SIGMA_MODEL = 0.15
-#: Relative error (1 sd, in log) of a point value without a stated interval, by kind of row.
-POINT_SIGMA = {"estimate": 0.3, "reported": 0.1}
-Z90 = 1.6448536269514722
+#: Relative error (1 sd, in log) of an estimate given as a point, without a stated interval.
+POINT_SIGMA = 0.3
+Z90 = z_of_ci(90)
 #: Spawn key of the resampling stream (block keys are small integers; this one never collides with them).
 RESAMPLE_STREAM = 2**31 - 1
 DEFAULT_MIN_ESS_FRACTION = 0.05
@@ -86,7 +88,8 @@ DESIGNERS = ("nvidia_sales_h100e_cumulative", "google_tpu_sales_h100e_cumulative
              "aws_trainium_sales_h100e_cumulative")
 
 
-def _date(text: str) -> dt.date:
+def end_date(text: str) -> dt.date:
+    """The last day a catalog date can mean: '2025' -> 2025-12-31, '2025-04' -> 2025-04-30."""
     from ..catalog import date_range
 
     return date_range(text)[1]
@@ -103,13 +106,13 @@ def _increments(rows: list[Any]) -> list[tuple[int, float, float, list[str]]]:
 
     The cumulative's interval at the year's end sets the increment's log sd (conservative: an increment is at
     least as uncertain in relative terms as the total it completes)."""
-    ends = sorted((r for r in rows if _date(r.period_end).month == 12 and _date(r.period_end).day == 31),
+    ends = sorted((r for r in rows if end_date(r.period_end).month == 12 and end_date(r.period_end).day == 31),
                   key=lambda r: r.period_end)
     out, prev = [], 0.0
     for r in ends:
         inc = r.central - prev
         if inc > 0:
-            out.append((_date(r.period_end).year, inc, _interval_sigma(r.low, r.high, r.interval), [r.id]))
+            out.append((end_date(r.period_end).year, inc, _interval_sigma(r.low, r.high, r.interval), [r.id]))
         prev = r.central
     return out
 
@@ -121,7 +124,7 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
     rows = list(evidence()) if rows is None else rows
     if as_of is not None:
         d = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
-        rows = [r for r in rows if _date(r.published) <= d]
+        rows = [r for r in rows if end_date(r.published) <= d]
     by_metric: dict[str, list[Any]] = {}
     for r in rows:
         by_metric.setdefault(r.metric, []).append(r)
@@ -155,8 +158,8 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
     # domestic and proxy-fab acquisitions (Huawei is most of it; Cambricon's 142k chips are inside the error).
     hw: dict[int, list[Any]] = {}
     for r in by_metric.get("huawei_ascend_output", []):
-        end = _date(r.period_end)
-        if r.central is not None and r.unit in ("chips", "packages") and _date(r.published) >= dt.date(end.year, 9, 1):
+        end = end_date(r.period_end)
+        if r.central is not None and r.unit in ("chips", "packages") and end_date(r.published) >= dt.date(end.year, 9, 1):
             hw.setdefault(end.year, []).append(r)
     for year, rs in sorted(hw.items()):
         if len(rs) < 2:
@@ -175,7 +178,7 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
                                                                        ("china_additions_h100e", "proxy_fab")], y)))
     # China's share of world compute, smuggled chips excluded (Epoch's owner data, a point)
     for r in by_metric.get("china_owned_share", []):
-        m = _date(r.period_end)
+        m = end_date(r.period_end)
         month = f"{m.year}-{m.month:02d}"
 
         def share(ds: Any, month: str = month) -> np.ndarray:
@@ -184,20 +187,20 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
             return (st[:, 1] - smug) / (st.sum(axis=1) - smug)
 
         obs.append(Observation(f"china_share_{month}", (r.id,), "china_owned_share", month, r.central,
-                               POINT_SIGMA["estimate"], r.published,
+                               POINT_SIGMA, r.published,
                                "China's share of world compute without smuggled chips (Epoch owners, a point: "
                                "+-30% for the attribution of cloud and reseller chips)", share))
     # US AI data-centre power (EPRI/Epoch, a point)
     for r in by_metric.get("ai_power_gw", []):
-        m = _date(r.period_end)
+        m = end_date(r.period_end)
         month = f"{m.year}-{m.month:02d}"
         obs.append(Observation(f"us_ai_power_{month}", (r.id,), "us_ai_power_gw", month, r.central,
-                               POINT_SIGMA["estimate"], r.published,
+                               POINT_SIGMA, r.published,
                                "US AI data-centre power (EPRI/Epoch, a point: +-30% for what counts as AI load)",
                                lambda ds, month=month: ds["power_gw"].sel(month=f"{month}-01", actor="US").values))
     # Chips smuggled into China in 2024 (CNAS: 10k to several 100k, central ~140k; chips ~ H100e in 2024)
     for r in by_metric.get("smuggled_chips", []):
-        year = _date(r.period_end).year
+        year = end_date(r.period_end).year
         obs.append(Observation(f"smuggled_{year}", (r.id,), "smuggled_chips", f"{year}-12", r.central,
                                math.log(r.central / r.low) / Z90, r.published,
                                "chips smuggled into China (CNAS range; its low end read as the 5th percentile) vs "
@@ -206,10 +209,10 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
     return obs
 
 
-def _usable(o: Observation, ds: Any) -> bool:
-    """An observation is usable when its date lies inside the run's horizon (its model value exists)."""
+def in_horizon(period_end: str, ds: Any) -> bool:
+    """Whether a month (YYYY-MM) lies inside a run's horizon, so that an observation of it has a model value."""
     months = ds["month"].values.astype("datetime64[M]")
-    return bool(months[0] <= np.datetime64(o.period_end, "M") <= months[-1])
+    return bool(months[0] <= np.datetime64(period_end, "M") <= months[-1])
 
 
 def history_ok(ds: Any, before: str = "2026-11") -> np.ndarray:
@@ -260,7 +263,7 @@ def condition(ds: Any, seed: int, obs: list[Observation] | None = None, min_ess:
               history_before: str = "2026-11") -> tuple[np.ndarray, dict[str, Any]]:
     """Posterior sample indices [n] and a report: ESS (before and after tempering), phi, each row's weight."""
     obs = observations() if obs is None else obs
-    obs = [o for o in obs if _usable(o, ds)]
+    obs = [o for o in obs if in_horizon(o.period_end, ds)]
     n = ds.sizes["sample"]
     min_ess = DEFAULT_MIN_ESS_FRACTION * n if min_ess is None else min_ess
     ok = history_ok(ds, history_before)

@@ -118,7 +118,7 @@ def run(
             task = bar.add_task(sc.name, total=samples * months)
             result = cr.run(sc, samples=samples, seed=seed, chunk=chunk,
                             progress=lambda k: bar.advance(task, k))
-    if not prior and not point:  # the headline numbers are the posterior (point mode is one path: nothing to weigh)
+    if not prior:  # the headline numbers are the posterior (a point-mode run is returned as it is)
         result = result.conditioned(as_of=as_of, observations=obs)
     sensitivity = backtest = None
     if full and not no_report:

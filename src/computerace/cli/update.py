@@ -6,13 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ..formatting import si as _fmt
 from .common import print_json, user_errors
-
-
-def _fmt(x: float) -> str:
-    from ..formatting import si
-
-    return si(x) if abs(x) >= 1000 else f"{x:.3g}"
 
 
 @user_errors

@@ -281,8 +281,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
             capex_y[a][y] += capex_m[a] / 12.0
         # a Taiwan conflict sets Western price-performance and energy efficiency back by lost x setback years
         # (the next-best fabs, Samsung and Intel, trail TSMC's leading node); the trends resume from there
-        sb = np.where(t[m] >= taiwan_year, tw_setback, 0.0)
-        px, sbw = (price * p_decl ** sb, w_decl ** sb) if sb.any() else (price, one)  # Western price, watts x
+        sb = np.where(t[m] >= taiwan_year, tw_setback, 0.0) if t[m] >= first["taiwan"] else None
+        px, sbw = (price * p_decl ** sb, w_decl ** sb) if sb is not None and sb.any() else (price, one)
         kw = kw_buf[m] = watts / 1e9 * sbw  # GW per H100e of this month's Western chips
 
         # --- power: what each site can still power this month (GW), before purchases
@@ -302,8 +302,11 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         # output beyond what they could take at most (the US, RoW, all of China's budget) is capacity the
         # exogenous paths project but foundries would not have built, so it cannot cushion the loss. (Budgets, not
         # power: power left idle during a disruption would otherwise make the lost capacity reappear at once.)
-        west_m = np.where(tw_m < 1.0, np.minimum(w_raw, (budget["US"] + budget["RoW"] + budget["China"]) / px) * tw_m,
-                          w_raw)
+        if t[m] + 1 / 12 > first["taiwan"]:  # tw_m is 1 in every sample before the first event's month
+            west_m = np.where(tw_m < 1.0, np.minimum(w_raw, (budget["US"] + budget["RoW"] + budget["China"]) / px) * tw_m,
+                              w_raw)
+        else:
+            west_m = w_raw
 
         # --- China's options: licensed parts, smuggled chips, frontier parts, domestic chips
         live = [k for k in imports.PARTS if part_live[k][m]]  # parts some sample may buy this month
@@ -329,7 +332,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         # logit weights relative to the frontier price: constant for the options priced as multiples of it
         to_beta = np.exp(beta * np.log(px)) if live else zero  # price^beta: parts have prices of their own
         w_cn = {**{k: w_part[k] * to_beta for k in live}, "frontier": one, "smuggled": w_smug,
-                "domestic": w_dom_base * dom_pref.at(m) * choice.logit_weight(cost_x * price / px, beta)}
+                "domestic": w_dom_base * dom_pref.at(m) * (
+                    one if cost_x is one and px is price else choice.logit_weight(cost_x * price / px, beta))}
         bought = choice.split_budget(budget["China"], offer, p_cn, w_cn)
         # power limits China's purchases: what it buys outright first, then its frontier orders get what is left
         cn_w = cn_watts if sbw is one else {**cn_watts, "domestic": w_dom / sbw}  # domestic chips: no setback

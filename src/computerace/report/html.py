@@ -203,7 +203,7 @@ def model_form_html(summary: Mapping[str, Any]) -> str | None:
 def conditioning_html(summary: Mapping[str, Any]) -> str | None:
     """The 'Conditioned on evidence' section from summary.json's `conditioning` block (None without it): the ESS
     and tempering, each headline prior vs posterior, and the observations that carried the weight."""
-    from ..formatting import si
+    from ..formatting import si as f
 
     c = summary.get("conditioning")
     if not isinstance(c, Mapping):
@@ -214,9 +214,6 @@ def conditioning_html(summary: Mapping[str, Any]) -> str | None:
              f"observations (evidence to {c['as_of']}) and resampled; effective sample size {c['ess']:.0f}."
              f"{temper} {c['history_excluded']} samples in which China overtook the US before the forecast date were "
              "excluded. `computerace run --prior` gives the unconditioned forecast; docs/evidence.md has the method.")
-
-    def f(x: float) -> str:
-        return si(x) if abs(x) >= 1000 else f"{x:.3g}"
 
     rows = []
     for k, v in (c.get("shift") or {}).items():

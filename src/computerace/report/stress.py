@@ -148,6 +148,13 @@ def _yb(r: dict[str, float]) -> str:
     return f"{r['p50']:.1f} [{r['p5']:.1f}–{r['p95']:.1f}]"
 
 
+def _figures(r: dict[str, Any]) -> tuple[str, str, str]:
+    """A row's figures as text: P(overtake) installed and operational by YEARS, and years behind in 2030."""
+    inst = " / ".join(_pct(r["overtake_installed"][y]) for y in YEARS)
+    op = " / ".join(_pct(r["overtake_operational"][y]) for y in YEARS)
+    return inst, op, _yb(r["years_behind_2030"])
+
+
 def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
@@ -164,9 +171,8 @@ def stress_markdown(table: dict[str, Any]) -> str:
              "P(overtake, operational) 2030 / 2035 / 2040 | years behind (stock), Dec 2030: median [p5–p95] |",
              "|---|---|---|---|---|"]
     for r in rows:
-        inst = " / ".join(_pct(r["overtake_installed"][y]) for y in YEARS)
-        op = " / ".join(_pct(r["overtake_operational"][y]) for y in YEARS)
-        lines.append(f"| {_cell(r['lever'])} | {_cell(r['what'])} | {inst} | {op} | {_yb(r['years_behind_2030'])} |")
+        inst, op, yb = _figures(r)
+        lines.append(f"| {_cell(r['lever'])} | {_cell(r['what'])} | {inst} | {op} | {yb} |")
     same = all(r["overtake_installed"] == r["overtake_operational"] for r in rows)
     lines += ["", "## How to read it", "",
               "Every row is conditional on its lever: it answers \"if this happens, how likely is China to overtake "
@@ -221,10 +227,9 @@ def stress_html(table: dict[str, Any]) -> str:
             "<th>years behind (stock), Dec 2030<br>median [p5–p95]</th></tr></thead><tbody>")
     body = []
     for r in table["rows"]:
-        inst = " / ".join(_pct(r["overtake_installed"][y]) for y in YEARS)
-        op = " / ".join(_pct(r["overtake_operational"][y]) for y in YEARS)
+        inst, op, yb = _figures(r)
         body.append(f"<tr><td>{esc(str(r['lever']))}</td><td>{esc(str(r['what']))}</td><td>{esc(inst)}</td>"
-                    f"<td>{esc(op)}</td><td>{esc(_yb(r['years_behind_2030']))}</td></tr>")
+                    f"<td>{esc(op)}</td><td>{esc(yb)}</td></tr>")
     return head + "".join(body) + "</tbody></table>"
 
 

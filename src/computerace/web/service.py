@@ -30,13 +30,6 @@ PIN_PERCENTILES = tuple(range(5, 100, 5))
 
 
 
-def posterior(run: Any, scenario: Any) -> Any:
-    """What `computerace run` shows: the run conditioned on the catalog's evidence (point mode: the run itself)."""
-    if scenario.resolved.get("mode") == "point":
-        return run
-    return run.conditioned()
-
-
 @dataclass(frozen=True)
 class State:
     """One view of the dashboard: a preset, overrides (key, value as given, parsed value), seed, samples."""
@@ -264,7 +257,7 @@ class Service:
         import computerace as cr
 
         t = [time.perf_counter()]
-        run = posterior(cr.run(sc, samples=st.samples, seed=st.seed), sc)
+        run = cr.run(sc, samples=st.samples, seed=st.seed).conditioned()  # what `computerace run` shows
         t.append(time.perf_counter())
         series_job = self._pool.submit(fan_series, run.dataset)  # numpy's sort releases the GIL: overlaps
         summary = run.summary()
@@ -298,7 +291,7 @@ class Service:
         if run is None:
             with self._compute:
                 sc = self.scenario(st)
-                run = posterior(cr.run(sc, samples=st.samples, seed=st.seed), sc)
+                run = cr.run(sc, samples=st.samples, seed=st.seed).conditioned()  # what `computerace run` shows
             with self._meta:
                 self._runs[key] = run
                 while len(self._runs) > self._max_runs:
