@@ -156,7 +156,7 @@ def test_backtest_from_vintages_scores_later_evidence_and_ai2027(tmp_path):
     res = vintage_backtest(dates=tuple(vintages()), samples=600, seed=0)
     pooled = res["pooled"]
     assert pooled["observations"] >= 15 and len(pooled["series"]) >= 4
-    assert "huawei_output_h100e" in pooled["series"] and "china_owned_share" in pooled["series"]
+    assert "china_domestic_output_h100e" in pooled["series"] and "china_owned_share" in pooled["series"]
     lo, hi = pooled["coverage_90_interval"]
     assert lo <= pooled["coverage_90"] <= hi
     for v in res["vintages"]:

@@ -242,3 +242,78 @@ def test_report_shows_the_conditioning_and_cli_evidence_option(tmp_path):
     p = subprocess.run([cr_bin, "run", "--samples", "300", "--evidence", str(f), "--prior", "--out",
                         str(tmp_path / "o2")], capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "--prior" in p.stderr and not (tmp_path / "o2").exists()
+
+
+# ----------------------------------------------------------------------------------------- every row accounted for
+def test_forecast_rows_are_not_observations():
+    """A row whose period ends more than six months after it was published forecasts; it does not observe."""
+    def r(end, pub):
+        return SimpleNamespace(period_end=end, published=pub)
+    assert E.is_observation(r("2025-12", "2025-09-30"))  # Bloomberg's September estimate of 2025
+    assert E.is_observation(r("2025-12", "2025-06"))  # six months: still a nowcast
+    assert not E.is_observation(r("2026-12", "2025-09-30"))  # its plan for 2026
+    assert not E.is_observation(r("2026-12", "2026-05"))  # a capex guide for the rest of the year
+
+
+def test_every_catalog_row_is_an_observation_or_says_why_not():
+    rows = E.row_map(scenario=cr.load_scenario("baseline"))
+    assert len(rows) == len(catalog.evidence())
+    assert all(r["why"] for r in rows), [r["id"] for r in rows if not r["why"]]
+    uses = {r["id"]: r["use"] for r in rows}
+    # the series the issue names are observed
+    assert uses["ev-078"] == "nvidia_china_revenue_2024"
+    assert uses["ev-094"] == uses["ev-087"] == "china_domestic_output_2025"  # Cambricon beside Huawei
+    assert uses["ev-088"] == "forecast"  # Huawei's 2026 plan
+    assert uses["ev-104"] == "in the prior"  # the baseline's US capex is built from the big-4 reports
+
+
+def test_evidence_rows_doc_is_current():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "evidence-rows.md"
+    assert doc.read_text() == E.row_table(), "regenerate: python -m computerace.analysis.evidence > docs/evidence-rows.md"
+
+
+def test_nvidia_revenue_conversion_fiscal_year_and_accelerator_share():
+    """NVIDIA's fiscal year ends in late January: FY2025 (2024-01-29 .. 2025-01-26) is calendar 2024. Revenue x the
+    accelerator share's geometric middle; its log sd adds the share's range (p5-p95) to the point error."""
+    rev = SimpleNamespace(id="x", metric="nvidia_china_revenue_usd", period_start="2024-01-29",
+                          period_end="2025-01-26", central=17e9, low=None, high=None, interval="point",
+                          published="2025-04", source=("s",), unit="usd")
+    (o,) = E.observations(rows=[rev])
+    lo, hi = E.ACCELERATOR_SHARE_OF_CHINA_REVENUE
+    assert o.name == "nvidia_china_revenue_2024" and o.period_end == "2024-12"
+    assert o.y == pytest.approx(17e9 * math.sqrt(lo * hi))
+    assert o.sigma_obs == pytest.approx(math.hypot(math.log(hi / lo) / (2 * 1.6448536269514722), E.POINT_SIGMA))
+    quarter = SimpleNamespace(**{**vars(rev), "period_start": "2024-07-29", "period_end": "2024-10-27"})
+    assert E.observations(rows=[quarter]) == []  # a quarter sits inside the fiscal year's row
+
+
+def test_domestic_output_adds_cambricon_chips_at_their_stated_rate():
+    def hw(i, v, unit, chip=""):
+        return SimpleNamespace(id=f"h{i}", metric="huawei_ascend_output", period_start="2025-01", period_end="2025-12",
+                               central=v, low=None, high=None, interval="point", published="2025-09-30",
+                               source=("s",), unit=unit, chip=chip)
+    camb = SimpleNamespace(**{**vars(hw(9, 100_000.0, "chips")), "id": "c", "metric": "cambricon_output"})
+    (o,) = E.observations(rows=[hw(1, 300_000.0, "chips"), hw(2, 805_000.0, "packages"), camb])
+    per = catalog.chip("ascend-910c").h100e("bf16")
+    lo, hi = E.CAMBRICON_H100E
+    y_hw, y_c = math.sqrt(300_000 * 805_000) * per, 100_000 * math.sqrt(lo * hi)
+    assert o.y == pytest.approx(y_hw + y_c)
+    s_c = math.hypot(math.log(hi / lo) / (2 * 1.6448536269514722), E.POINT_SIGMA)
+    assert o.sigma_obs == pytest.approx(math.hypot(y_hw * math.log(805 / 300) / 2, y_c * s_c) / (y_hw + y_c))
+    assert set(o.rows) == {"h1", "h2", "c"}
+
+
+def test_rows_in_the_prior_are_not_counted_twice():
+    """The baseline's US capex prior cites the big-4 reports: conditioning leaves those rows out. A scenario that
+    does not cite them (the 2023 vintage) would count them."""
+    us = [o for o in E.observations() if o.name == "us_capex_2024"][0]
+    assert E.in_prior(us, cr.load_scenario("baseline"))
+    from computerace.scenario.loader import vintage_for
+
+    assert not E.in_prior(us, cr.load_scenario(str(vintage_for("2023-01-01")), as_of="2023-01-01"))
+    post = cr.run("baseline", samples=500, seed=1).conditioned()
+    names = {r["observation"] for r in post.manifest["conditioning"]["rows"]}
+    assert "us_capex_2024" not in names and "nvidia_china_revenue_2024" in names
+    assert {r["observation"] for r in post.manifest["conditioning"]["in_prior"]} >= {"us_capex_2024"}

@@ -186,13 +186,15 @@ def test_model_licensed_part_volume_and_its_own_h100e_per_chip():
     # 1,000 H20s a month offered (the rules engine opens the H20 to China for all of 2024); China buys them all
     r = run_with(**PRICE, **{"channels__legal_import_allowed": 0.0, "imports__h20_chips_per_month": 1000.0,
                              "supply__western_production_2022_h100e_per_month": 1e6,  # parts come out of it
-                             "channels__conditional_licence_share": 0.0})
+                             "channels__conditional_licence_share": 0.0, "imports__h20_price_usd": 12_500.0})
     chips = yearly(r, "china_imports_chips", part="h20", year=2024)
     h = yearly(r, "china_imports_h100e", part="h20", year=2024)
     np.testing.assert_allclose(chips, 12_000, rtol=1e-6)
     np.testing.assert_allclose(h / chips, imports.part_specs()["h20"][0], rtol=1e-6)  # the H20's, not the frontier's
     np.testing.assert_allclose(yearly(r, "china_additions_h100e", channel="legal_import", year=2024), h, rtol=1e-6)
     assert (yearly(r, "china_imports_chips", part="h20", year=2026) == 0).all()  # closed, licences ship nothing
+    # what China paid for them: chips x the part's price (the sellers' China revenue, an observation of issue 16)
+    np.testing.assert_allclose(yearly(r, "china_imports_usd", part="h20", year=2024), chips * 12_500.0, rtol=1e-5)
 
 
 def test_model_smuggled_flow_is_route_capacity_times_the_frontier_chip():

@@ -84,6 +84,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "unpowered_h100e": np.empty((samples, len(uyears), 3), np.float32),
         "china_imports_h100e": np.empty((samples, len(uyears), len(IMPORT_PARTS)), np.float32),
         "china_imports_chips": np.empty((samples, len(uyears), len(IMPORT_PARTS)), np.float32),
+        "china_imports_usd": np.empty((samples, len(uyears), len(IMPORT_PARTS)), np.float32),
         "binding_constraint": np.empty((samples, len(uyears), 3), np.int8),
         "china_supply_chain": np.empty((samples, len(uyears), len(CHAIN_STEPS)), np.float32),
         "stock_by_generation_h100e": np.empty((samples, len(uyears), 3, len(GENERATIONS)), np.float32),
@@ -105,6 +106,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     direct = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
               "taiwan_event_year", "euv_year", "additions_h100e", "china_additions_h100e", "spend_usd", "best_chip_h100e",
               "us_abroad_h100e", "capex_usd", "unsold_h100e", "unpowered_h100e", "china_imports_h100e", "china_imports_chips",
+              "china_imports_usd",
               "binding_constraint", "china_supply_chain", "stock_by_generation_h100e", "power_by_generation_gw",
               "tsmc_node_year", "smic_node_year", "run_flop_per_h100e", "algorithmic_progress_per_year", "china_algorithmic_lag_years",
               "china_cluster_share_ratio", *PER_SAMPLE_EVENTS)
@@ -133,7 +135,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
              "china_additions_h100e": "H100e/year", "spend_usd": "USD/year", "us_abroad_h100e": "H100e",
              "capex_usd": "USD/year",
              "unsold_h100e": "H100e/year", "unpowered_h100e": "H100e/year", "china_imports_h100e": "H100e/year",
-             "china_imports_chips": "chips/year",
+             "china_imports_chips": "chips/year", "china_imports_usd": "USD/year",
              "binding_constraint": "code", "china_supply_chain": "per year (wafers, dies, packages, H100e)",
              "stock_by_generation_h100e": "H100e", "power_by_generation_gw": "GW", "parameter_quantile": "1", "taiwan_event_year": "year",
              "euv_year": "year", "best_chip_h100e": "H100e/package", "tsmc_node_year": "year", "smic_node_year": "year",
@@ -153,6 +155,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "china_imports_h100e": "China's legal imports by part in each calendar year (licensed parts, then frontier "
                                "parts bought on the market)",
         "china_imports_chips": "the same in chips (frontier: H100e / the frontier chip's H100e per chip)",
+        "china_imports_usd": "what China paid for them (licensed parts at their prices, frontier parts at the clearing "
+                             "price): the sellers' revenue from China",
         "china_stock_h100e": "China's installed compute by acquisition channel",
         "china_remote_h100e": "compute rented abroad by Chinese firms (not owned; not in stock_h100e)",
         "additions_h100e": "compute acquired in each calendar year",
@@ -185,7 +189,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
             "us_abroad_h100e": ("sample", "month"), "unsold_h100e": ("sample", "year", "supplier"),
             "capex_usd": ("sample", "year", "actor"),
             "unpowered_h100e": ("sample", "year", "actor"), "china_imports_h100e": ("sample", "year", "part"),
-            "china_imports_chips": ("sample", "year", "part"),
+            "china_imports_chips": ("sample", "year", "part"), "china_imports_usd": ("sample", "year", "part"),
             "china_supply_chain": ("sample", "year", "step"),
             "stock_by_generation_h100e": ("sample", "year", "actor", "generation"),
             "power_by_generation_gw": ("sample", "year", "actor", "generation"),

@@ -78,12 +78,15 @@ class Run:
         headlines beside the posterior's (`shift`); the Dataset gains `prior_sample` (the prior index of each
         posterior sample). analysis/evidence.py documents the likelihoods. A point-mode run is one path with
         nothing to weigh: it is returned as it is."""
-        from .analysis.evidence import condition, headline_shift, in_horizon
+        from .analysis.evidence import condition, headline_shift, in_horizon, in_prior
         from .analysis.evidence import observations as make_observations
 
         if (self.manifest.get("resolved_scenario") or {}).get("mode") == "point":
             return self
         obs = make_observations(as_of) if observations is None else observations
+        # rows the scenario's prior was built from (a parameter cites their source) are not counted twice
+        prior_rows = [o for o in obs if in_prior(o, self.scenario)]
+        obs = [o for o in obs if not in_prior(o, self.scenario)]
         idx, report = condition(self.dataset, int(self.manifest["seed"]), obs, min_ess=min_ess,
                                 history_before=str(as_of)[:7] if as_of else "2026-11")
         ds = self.dataset.isel(sample=idx)
@@ -92,6 +95,7 @@ class Run:
         ds["prior_sample"].attrs.update(units="1", description="index of the prior sample each posterior sample copies")
         manifest = dict(self.manifest)
         report["as_of"] = as_of or "catalog"
+        report["in_prior"] = [{"observation": o.name, "rows": list(o.rows), "parameter": o.param} for o in prior_rows]
         manifest["conditioning"] = report
         post = Run(ds, manifest, self.scenario)
         post._prior, post._observations = self, [o for o in obs if in_horizon(o.period_end, self.dataset)]

@@ -46,6 +46,16 @@ Z90 = z_of_ci(90)
 #: Spawn key of the resampling stream (block keys are small integers; this one never collides with them).
 RESAMPLE_STREAM = 2**31 - 1
 DEFAULT_MIN_ESS_FRACTION = 0.05
+#: A row whose period ends more than this many months after it was published is a forecast, not an observation
+#: (Bloomberg's September estimate of Huawei's 2025 output is an observation; its plan for 2026 is a forecast).
+NOWCAST_MONTHS = 6
+#: Share of NVIDIA's China revenue that is data-centre accelerators (the model's legal imports), 90% range.
+#: Assumption: NVIDIA's data-centre segment was 78% (FY2024) and 88% (FY2025) of its revenue worldwide; China
+#: buys relatively more gaming GPUs (the RTX 4090D), so its share is set lower and wide.
+ACCELERATOR_SHARE_OF_CHINA_REVENUE = (0.55, 0.9)
+#: H100e per Cambricon Siyuan 590/690 chip (dense BF16). Assumption: Cambricon publishes no rate; the 590 is
+#: reported as A100-class (A100: 312 TFLOP/s = 0.32 H100e); the 90% range 0.2-0.5 spans the 590 to the 690.
+CAMBRICON_H100E = (0.2, 0.5)
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,9 @@ class Observation:
     published: str
     why: str
     model: Callable[[Any], np.ndarray]
+    #: the scenario parameter whose prior this row measures directly (an input such as capex): a scenario that
+    #: already cites the row's source for that parameter has the row in its prior, so it is not counted again
+    param: str | None = None
 
     @property
     def sigma(self) -> float:
@@ -125,6 +138,7 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
     if as_of is not None:
         d = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
         rows = [r for r in rows if end_date(r.published) <= d]
+    from ..catalog import date_range
     by_metric: dict[str, list[Any]] = {}
     for r in rows:
         by_metric.setdefault(r.metric, []).append(r)
@@ -151,16 +165,18 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
         obs.append(Observation(f"china_legal_{year}", tuple(ids), "china_legal_h100e", f"{year}-12", inc, sig, pub,
                                "NVIDIA chips sold to China in the year (Epoch) vs the model's legal imports",
                                lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "legal_import")], y)))
-    # Huawei's Ascend output in a year, from estimates made after the year was well under way (Sept or later):
-    # the sources disagree (Bloomberg: 300k 910C chips; SemiAnalysis: 805k packages incl. TSMC-made dies), so
-    # the observation is their geometric mean with a log sd that spans both (ln(805/300) / 2 = 0.49); packages
-    # at the 910C's dense-BF16 rate (chips.csv: 780 TFLOP/s = 0.79 H100e). The model's counterpart is China's
-    # domestic and proxy-fab acquisitions (Huawei is most of it; Cambricon's 142k chips are inside the error).
+    # China's domestic accelerator output in a year: Huawei's Ascend from estimates made after the year was well
+    # under way, the sources disagreeing (Bloomberg: 300k 910C chips; SemiAnalysis: 805k packages incl. TSMC-made
+    # dies), so Huawei is their geometric mean with a log sd that spans both (ln(805/300) / 2 = 0.49); packages at
+    # the 910C's dense-BF16 rate (chips.csv: 780 TFLOP/s = 0.79 H100e). Cambricon's chips (a row of the same year)
+    # are added at CAMBRICON_H100E. The model's counterpart is China's domestic and proxy-fab acquisitions.
     hw: dict[int, list[Any]] = {}
     for r in by_metric.get("huawei_ascend_output", []):
         end = end_date(r.period_end)
-        if r.central is not None and r.unit in ("chips", "packages") and end_date(r.published) >= dt.date(end.year, 9, 1):
+        if r.central is not None and r.unit in ("chips", "packages") and is_observation(r):
             hw.setdefault(end.year, []).append(r)
+    camb = {end_date(r.period_end).year: r for r in by_metric.get("cambricon_output", [])
+            if r.central is not None and is_observation(r)}
     for year, rs in sorted(hw.items()):
         if len(rs) < 2:
             continue
@@ -170,12 +186,65 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
         vals = [r.central for r in rs]
         gm = math.exp(sum(math.log(v) for v in vals) / len(vals))
         sig = max(math.log(max(vals) / min(vals)) / 2, 0.2)
-        obs.append(Observation(f"huawei_output_{year}", tuple(r.id for r in rs), "huawei_output_h100e", f"{year}-12",
-                               gm * per, sig, max(r.published for r in rs),
-                               "Huawei's Ascend output in the year (Bloomberg, SemiAnalysis; geometric mean, 910C "
-                               "H100e) vs the model's domestic and proxy-fab acquisitions",
+        y_hw, ids, pub = gm * per, [r.id for r in rs], max(r.published for r in rs)
+        total, var = y_hw, (y_hw * sig) ** 2
+        if year in camb:
+            lo, hi = CAMBRICON_H100E
+            y_c = camb[year].central * math.sqrt(lo * hi)
+            sig_c = math.sqrt((math.log(hi / lo) / (2 * Z90)) ** 2 + POINT_SIGMA ** 2)  # rate and count
+            total, var = total + y_c, var + (y_c * sig_c) ** 2
+            ids.append(camb[year].id)
+            pub = max(pub, camb[year].published)
+        obs.append(Observation(f"china_domestic_output_{year}", tuple(ids), "china_domestic_output_h100e",
+                               f"{year}-12", total, math.sqrt(var) / total, pub,
+                               "China's domestic accelerator output in the year: Huawei's Ascend (Bloomberg, "
+                               "SemiAnalysis; geometric mean, 910C H100e) plus Cambricon's chips (A100-class, "
+                               "assumption) vs the model's domestic and proxy-fab acquisitions",
                                lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "domestic"),
                                                                        ("china_additions_h100e", "proxy_fab")], y)))
+    # Huawei's compute made over a stretch of months (RAND: ~1M H100e, January 2024 to May 2025), a point
+    for r in by_metric.get("huawei_compute_h100e", []):
+        if r.central is None or not is_observation(r):
+            continue
+        a, b = date_range(r.period_start)[0], end_date(r.period_end)
+        start, stop = f"{a.year}-{a.month:02d}", f"{b.year}-{b.month:02d}"
+        obs.append(Observation(f"huawei_compute_{stop}", (r.id,), "china_domestic_output_h100e", stop, r.central,
+                               POINT_SIGMA, r.published,
+                               "Huawei's compute made over the period (RAND, a point: +-30%) vs the growth of China's "
+                               "domestic and proxy-fab stock over it",
+                               lambda ds, start=start, stop=stop: _stock_growth(ds, ("domestic", "proxy_fab"), start,
+                                                                                stop)))
+    # NVIDIA's China revenue in a fiscal year (ends late January: FY2025 = calendar 2024), times the accelerator
+    # share, vs what China paid for its legal imports in the calendar year
+    for r in by_metric.get("nvidia_china_revenue_usd", []):
+        a, b = date_range(r.period_start)[0], end_date(r.period_end)
+        if r.central is None or not is_observation(r) or (b - a).days < 300:
+            continue  # quarters sit inside a fiscal year's row (or do not split accelerators): see row_map
+        year = b.year - 1 if b.month == 1 else b.year
+        lo, hi = ACCELERATOR_SHARE_OF_CHINA_REVENUE
+        sig = math.sqrt((math.log(hi / lo) / (2 * Z90)) ** 2 + POINT_SIGMA ** 2)
+        obs.append(Observation(f"nvidia_china_revenue_{year}", (r.id,), "china_imports_usd", f"{year}-12",
+                               r.central * math.sqrt(lo * hi), sig, r.published,
+                               "NVIDIA's China revenue in the fiscal year (calendar year it mostly covers) x the "
+                               "accelerator share (0.55-0.9, assumption; +-30% for billing location) vs what China "
+                               "paid for its legal imports",
+                               lambda ds, y=year: ds["china_imports_usd"].sel(year=y).sum("part").values))
+    # AI capex (an input the model passes through, cut by any bust): US big-4 and China, reported years only
+    for metric, actor, param in (("big4_capex_usd", "US", "finance.us_capex_usd_per_year"),
+                                 ("china_ai_capex_usd", "China", "finance.china_capex_usd_per_year")):
+        for r in by_metric.get(metric, []):
+            if not is_observation(r):
+                continue
+            year = end_date(r.period_end).year
+            if r.central is not None:
+                y, sig, how = r.central, POINT_SIGMA / 3, "reported (+-10% for what counts as AI capex)"
+            else:
+                y, sig, how = (math.sqrt(r.low * r.high), max(_interval_sigma(r.low, r.high, "p5-p95"), POINT_SIGMA / 3),
+                               "a range read as p5-p95, at least +-10%")
+            obs.append(Observation(f"{actor.lower()}_capex_{year}", (r.id,), f"{actor.lower()}_capex_usd",
+                                   f"{year}-12", y, sig, r.published, f"{actor}'s AI capex in the year, {how}",
+                                   lambda ds, y=year, actor=actor: ds["capex_usd"].sel(year=y, actor=actor).values,
+                                   param=param))
     # China's share of world compute, smuggled chips excluded (Epoch's owner data, a point)
     for r in by_metric.get("china_owned_share", []):
         m = end_date(r.period_end)
@@ -207,6 +276,97 @@ def observations(as_of: str | dt.date | None = None, rows: list[Any] | None = No
                                "the model's smuggled acquisitions (2024 frontier parts: 1 H100e per chip)",
                                lambda ds, y=year: _year_additions(ds, [("china_additions_h100e", "smuggled")], y)))
     return obs
+
+
+#: Why a catalog row that is not an observation is not one (by metric). A row of a metric not listed here and not
+#: used by an observation is an error in the catalog (tests/test_evidence.py checks every row).
+NOT_OBSERVED = {
+    "nvidia_sales_units_cumulative": "chips, not H100e: the same sales are observed through Epoch's H100e rows",
+    "google_tpu_sales_units_cumulative": "chips: observed through Epoch's H100e rows of the same sales",
+    "amd_sales_units_cumulative": "chips: observed through Epoch's H100e rows of the same sales",
+    "aws_trainium_sales_units_cumulative": "chips: observed through Epoch's H100e rows of the same sales",
+    "china_legal_nvidia_units_cumulative": "chips by part: observed through Epoch's H100e rows of the same sales",
+    "china_legal_amd_h100e_cumulative": "AMD MI308X to China, 2024-25 together (10.5k H100e, ~3% of NVIDIA's): "
+                                        "inside china_legal's error, and it cannot be split by year",
+    "nvidia_stock_h100e": "Epoch's NVIDIA stock: the same underlying data as Epoch's sales rows (grouped there)",
+    "a800_orders": "orders, grouped under china_legal (Epoch's China counts compile these reports)",
+    "h20_orders": "orders, grouped under china_legal (Epoch's China counts compile these reports)",
+    "h20_delivered": "grouped under china_legal (Epoch's China counts compile these reports)",
+    "h20_shipments": "grouped under china_legal (Epoch's China counts compile these reports)",
+    "h20_orders_usd": "orders in one quarter, not revenue or deliveries",
+    "nvidia_china_revenue_share": "a share of NVIDIA's total revenue, which the catalog does not hold",
+    "h20_revenue_usd": "one quarter of one part (USD 50M): no constraint on a year's imports",
+    "h20_charge_usd": "an inventory write-off, not sales",
+    "h20_lost_revenue_usd": "sales that did not happen",
+    "huawei_tsmc_dies": "an input (channels.proxy_die_bank_dies): the baseline's die bank is built from these sources",
+    "smic_advanced_wpm": "an input (supply.smic_advanced_wafers_per_month): its prior is built from this source",
+    "tsmc_cowos_wpm": "an input (supply.cowos_wafers_per_month): its prior is built from this source",
+    "ascend_910b_yield": "an input (China's yield parameters): their prior is built from this source",
+    "h200_good_dies_per_wafer": "a per-wafer yield, an input of the H200 supply cap",
+    "dc_capex_usd": "data-centre capex, not AI capex (the model's finance inputs)",
+    "alibaba_capex_cny": "one firm's three-year plan",
+    "bytedance_capex_cny": "one firm's plan",
+    "dc_power_gw": "all data centres, not the AI accelerators the model powers",
+    "ai_dc_power_gw": "world AI power: the model does not sum RoW's sites with the US's on the same basis",
+    "kunlun_p800_cluster_chips": "one cluster, not a national quantity",
+    "h200_orders": "orders that did not ship (no H200 deliveries by January 2026)",
+    "smuggled_usd": "smuggled value in USD: the model reports smuggled H100e, not what they cost",
+}
+
+
+def row_map(rows: list[Any] | None = None, scenario: Any = None) -> list[dict[str, str]]:
+    """What became of each evidence row: [{id, metric, published, use, why}], use = an observation's name,
+    "in the prior" (the scenario cites its source for the parameter it measures), "forecast" or "not observed"."""
+    from ..catalog import evidence
+
+    rows = list(evidence()) if rows is None else rows
+    used: dict[str, Observation] = {}
+    for o in observations(rows=rows):
+        for i in o.rows:
+            used[i] = o
+    out = []
+    for r in rows:
+        o = used.get(r.id)
+        if o is not None:
+            use, why = (("in the prior", f"{o.param} cites its source") if in_prior(o, scenario, rows)
+                        else (o.name, o.why))
+        elif not is_observation(r):
+            use, why = "forecast", f"its period ends over {NOWCAST_MONTHS} months after it was published"
+        else:
+            use, why = "not observed", NOT_OBSERVED.get(r.metric, "")
+            if r.metric in ("nvidia_china_revenue_usd",):
+                why = "a quarter: inside the fiscal year's row (or mostly non-accelerator revenue, as in Q3 FY2026)"
+            elif r.metric == "huawei_ascend_output" and r.central is None:
+                why = ("a bound on SMIC-made dies only (BIS): the model's domestic and proxy-fab channels also take "
+                       "TSMC die-bank dies, so it does not bound them")
+            elif r.metric in ("huawei_ascend_output", "cambricon_output", "china_legal_nvidia_h100e_cumulative",
+                              *DESIGNERS):
+                why = "grouped: the same series at a date that is not a year's end, or a single source of a year"
+        out.append({"id": r.id, "metric": r.metric, "published": r.published, "use": use, "why": why})
+    return out
+
+
+def is_observation(row: Any) -> bool:
+    """Whether a row measures its period (it ends at most NOWCAST_MONTHS after publication), not forecasts it."""
+    end, pub = end_date(row.period_end), end_date(row.published)
+    return (end.year - pub.year) * 12 + end.month - pub.month <= NOWCAST_MONTHS
+
+
+def _stock_growth(ds: Any, channels: tuple[str, ...], start: str, stop: str) -> np.ndarray:
+    """Growth of China's stock in `channels` from the start of month `start` to the start of month `stop`."""
+    st = ds["china_stock_h100e"].sel(channel=list(channels)).sum("channel")
+    return (st.sel(month=f"{stop}-01").values - st.sel(month=f"{start}-01").values).astype(np.float64)
+
+
+def in_prior(o: Observation, scenario: Any, rows: list[Any] | None = None) -> bool:
+    """Whether `scenario` already built the prior of the parameter `o` measures from the rows' sources."""
+    if o.param is None or scenario is None or o.param not in scenario.parameters:
+        return False
+    from ..catalog import evidence
+
+    by_id = {r.id: r for r in (rows if rows is not None else evidence())}
+    cited = set(scenario.parameters[o.param].source)
+    return any(set(by_id[i].source) & cited for i in o.rows if i in by_id)
 
 
 def in_horizon(period_end: str, ds: Any) -> bool:
@@ -318,7 +478,8 @@ def headline_shift(prior: dict[str, Any], posterior: dict[str, Any]) -> dict[str
 
 #: Evidence metrics that become observations (a user's evidence file may add rows of these).
 SUPPORTED_METRICS = (*DESIGNERS, "china_legal_nvidia_h100e_cumulative", "china_owned_share", "ai_power_gw",
-                     "smuggled_chips", "huawei_ascend_output")
+                     "smuggled_chips", "huawei_ascend_output", "cambricon_output", "huawei_compute_h100e",
+                     "nvidia_china_revenue_usd", "big4_capex_usd", "china_ai_capex_usd")
 
 
 def read_evidence_file(path: str | Any) -> list[Any]:
@@ -462,3 +623,31 @@ def write_inference(path: Any, prior_ds: Any, post_ds: Any, obs: list[Observatio
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def row_table(scenario: Any = None) -> str:
+    """docs/evidence-rows.md: what became of every row of the catalog (for the baseline)."""
+    if scenario is None:
+        from ..api import resolve
+
+        scenario = resolve("baseline")
+    rows = row_map(scenario=scenario)
+    counts: dict[str, int] = {}
+    for r in rows:
+        k = r["use"] if r["use"] in ("in the prior", "forecast", "not observed") else "observation"
+        counts[k] = counts.get(k, 0) + 1
+    out = ["# What became of each evidence row", "",
+           "Generated by `python -m computerace.analysis.evidence > docs/evidence-rows.md` (tests check it is "
+           "current). For the baseline: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + ". "
+           "docs/evidence.md explains the rules: a row is an observation if it measures something the model "
+           "computes, its period ends at most six months after it was published, and no other row of the same "
+           "underlying source already carries it; a row whose source the scenario cites for the parameter it "
+           "measures is already in the prior.", "",
+           "| row | metric | published | use | why |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['id']} | `{r['metric']}` | {r['published']} | {r['use']} | {r['why']} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(row_table(), end="")

@@ -256,7 +256,7 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
     # supply meets demand: what nobody bought, what power could not take, US-owned chips abroad, imports by part
     for var, dim in (("capex_usd", "actor"), ("unsold_h100e", "supplier"), ("unpowered_h100e", "actor"),
                      ("china_imports_h100e", "part"),
-                     ("china_imports_chips", "part")):
+                     ("china_imports_chips", "part"), ("china_imports_usd", "part")):
         if var in ds:
             arr = ds[var].values.astype(np.float64)  # [S, year, key]
             metrics[var] = {str(k): _table(arr[:, :, j], ylabels) for j, k in enumerate(ds[dim].values.tolist())}

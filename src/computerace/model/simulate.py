@@ -217,6 +217,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     unsold = _named(unsold_buf, SUPPLIERS)
     parts_h_buf, parts_chips_buf = np.zeros((Y, len(IMPORT_PARTS), S)), np.zeros((Y, len(IMPORT_PARTS), S))
     parts_h, parts_chips = _named(parts_h_buf, IMPORT_PARTS), _named(parts_chips_buf, IMPORT_PARTS)
+    parts_usd_buf = np.zeros((Y, len(IMPORT_PARTS), S))  # what China paid for them (the sellers' China revenue)
+    parts_usd = _named(parts_usd_buf, IMPORT_PARTS)
     chain_buf = np.zeros((len(starts), len(CHAIN_STEPS), S))
     chain = _named(chain_buf, CHAIN_STEPS)
     hbm_at_start, hbm_new_year, pack_year, proxy_year = (np.zeros((len(starts), S)) for _ in range(4))
@@ -367,8 +369,10 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         for k in live:
             parts_h[k][y] += bought[k]
             parts_chips[k][y] += bought[k] / part_h100e[k]
+            parts_usd[k][y] += bought[k] * p_cn[k]
         parts_h["frontier"][y] += got["China"]
         parts_chips["frontier"][y] += got["China"] / us_chip_t[m]
+        parts_usd["frontier"][y] += got["China"] * p_clear
         spend_cn = sum(bought[k] * p_cn[k] for k in bought if k != "frontier") + got["China"] * p_clear
         spend["US"][y] += got["US"] * p_clear
         spend["RoW"][y] += got["RoW"] * p_clear
@@ -442,6 +446,7 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
            "additions_h100e": add_yearly, "china_additions_h100e": china_add_yearly,
            "spend_usd": spend_buf, "capex_usd": capex_buf, "unsold_h100e": unsold_buf, "unpowered_h100e": unpowered_buf,
            "china_imports_h100e": parts_h_buf, "china_imports_chips": parts_chips_buf,
+           "china_imports_usd": parts_usd_buf,
            "best_chip_h100e": np.stack([us_chip.T, cn_chip.T], axis=1)}
     tsmc = np.stack([g(f"capability.tsmc_{n}_year") for n in ("n7", "n5", "n3", "n2")], axis=1)
     smic_nodes = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
