@@ -339,3 +339,29 @@ def scipy_frozen(d: Dist) -> Any:
     if isinstance(d, Uniform):
         return stats.uniform(d.low, d.high - d.low)
     return None
+
+
+def describe(spec: Any) -> str:
+    """A raw scenario value (as written in YAML) in words, never a Python repr: 12 -> "12"; "5 to 10" -> "5 to 10";
+    {"uniform": {"low": 1, "high": 2}} -> "uniform(low 1, high 2)"; a mixture -> "mixture(0.7: 1; 0.3: 2)";
+    {"by_year": {2025: ...}} -> "by year: 2025: ...; 2030: ..."."""
+    def num(x: Any) -> str:
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            return str(x)
+        return f"{x:.6g}"
+
+    if isinstance(spec, dict):
+        if len(spec) == 1:
+            (k, v), = spec.items()
+            if k == "mixture" and isinstance(v, list):
+                parts = [f"{num(e.get('weight'))}: {describe(e.get('value'))}" if isinstance(e, dict) else describe(e)
+                         for e in v]
+                return "mixture(" + "; ".join(parts) + ")"
+            if k in ("by_year", "by_date") and isinstance(v, dict):
+                return "by year: " + "; ".join(f"{kk}: {describe(vv)}" for kk, vv in v.items())
+            if isinstance(v, dict):
+                return f"{k}(" + ", ".join(f"{kk} {describe(vv)}" for kk, vv in v.items()) + ")"
+        return ", ".join(f"{k}: {describe(v)}" for k, v in spec.items())
+    if isinstance(spec, list | tuple):
+        return "[" + ", ".join(describe(x) for x in spec) + "]"
+    return num(spec)
