@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,94 @@ PER_SAMPLE_EVENTS = {'taiwan_capacity_lost': ('fraction', 'share of Western outp
     'western_model': ('switch', 'model form of Western output in this sample: 1 physics, 0 growth form'),
     'domestic_model': ('switch', "model form of China's domestic output in this sample: 1 physics, 0 growth form")}
 
+#: Peak memory of a run, report included, per byte of its output arrays (measured: a 10,000-sample baseline run
+#: with its conditioning and report peaks at ~2.1 GB for ~0.8 GB of outputs; 3 leaves room for the summary).
+PEAK_PER_OUTPUT_BYTE = 3.0
+
+
+def memory_budget() -> int:
+    """Bytes a run may plan to use: COMPUTERACE_MEMORY_GIB if set, else 80% of the machine's physical memory."""
+    env = os.environ.get("COMPUTERACE_MEMORY_GIB")
+    if env:
+        try:
+            gib = float(env)
+        except ValueError:
+            raise UserError(f"COMPUTERACE_MEMORY_GIB must be a number of GiB, got {env!r}") from None
+        if not math.isfinite(gib) or gib <= 0:
+            raise UserError(f"COMPUTERACE_MEMORY_GIB must be a positive number of GiB, got {env!r}")
+        return int(gib * 2**30)
+    try:
+        return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def estimate_bytes(scenario: Scenario, samples: int, chunk: int | None = None) -> int:
+    """Peak memory a run of `samples` will need: its output arrays (samples x months x outputs, from the shapes
+    run() allocates) times PEAK_PER_OUTPUT_BYTE, plus the month loop's working buffers for one chunk."""
+    from .scenario.schema import param_specs
+
+    T = len(scenario.months())
+    Y = len(np.unique(scenario.months().astype("datetime64[Y]")))
+    per_sample = 4 * (T * 17 + Y * 60) + 8 * (len(param_specs()) + 40)
+    chunk = int(chunk or max(1000, min(DEFAULT_CHUNK, -(-samples // 2000) * 1000)))
+    work = 2 * 8 * 60 * T * min(chunk, samples)  # float64 [month, flow, sample] buffers, two chunks at once
+    return int(PEAK_PER_OUTPUT_BYTE * per_sample * samples + work + 2**29)  # + the interpreter and libraries
+
+
+def check_resources(scenario: Scenario | str | Path, samples: int, chunk: int | None = None) -> None:
+    """Refuse, before any work, a run whose estimated peak memory exceeds the budget (memory_budget())."""
+    sc = resolve(scenario)
+    need, budget = estimate_bytes(sc, samples, chunk), memory_budget()
+    if need > budget:
+        fit = max(int(samples * budget / need) // 1000 * 1000, 1)
+        raise UserError(f"{samples:,} samples over {len(sc.months())} months need about {need / 2**30:.1f} GiB; "
+                        f"the budget is {budget / 2**30:.1f} GiB. Use --samples {fit:,} or fewer (or a shorter "
+                        "horizon), or raise the budget with COMPUTERACE_MEMORY_GIB if the machine has the memory")
+
+
+def _check_draws(sc: Scenario, d: Any, start: int) -> None:
+    """Refuse draws no world can have (before simulating them): initial US and China shares above the whole."""
+    both = d.get("stock.initial_us_share") + d.get("stock.initial_china_share")
+    bad = np.flatnonzero(both >= 1.0)
+    if bad.size:
+        p = sc.parameters["stock.initial_us_share"]
+        raise UserError(f"stock.initial_us_share + stock.initial_china_share reach {both[bad[0]]:.3g} in sample "
+                        f"{start + int(bad[0])} ({bad.size} samples of this chunk): the two shares of the initial stock "
+                        f"must sum to less than 1 (the rest is RoW's). Fix the values ({p.file}"
+                        + (f", line {p.line}" if p.line else "") + ") or narrow their distributions")
+
+
+def check_outputs(ds: Any, sc: Scenario) -> None:
+    """After a run: every model quantity finite, and stocks, flows, power and money never negative. A violation
+    is a UserError naming the variable, the sample and month, and the scenario's overrides (the likely cause)."""
+    import xarray as xr
+
+    nonneg = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
+              "additions_h100e", "china_additions_h100e", "spend_usd", "us_abroad_h100e", "capex_usd",
+              "unsold_h100e", "unpowered_h100e", "china_imports_h100e", "china_imports_chips", "china_imports_usd",
+              "stock_by_generation_h100e", "power_by_generation_gw")
+    for name, var in ds.data_vars.items():
+        a = var.values
+        if a.dtype.kind != "f" or name in ("taiwan_event_year", "euv_year", "capex_bust_year", "controls_shift_year",
+                                           "china_centralise_year", "china_supply_chain", "smic_node_year",
+                                           "tsmc_node_year"):
+            continue  # event years are +inf when nothing happens; the chain holds +inf for "no cap"
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)  # NaN propagates; two fast passes
+        if math.isfinite(lo) and math.isfinite(hi) and (name not in nonneg or lo >= -1e-6 * max(abs(hi), 1.0)):
+            continue
+        bad, why = ~np.isfinite(a), "not finite"
+        if not bad.any():
+            bad, why = a < -1e-6 * max(abs(hi), 1.0), "negative"
+        if bad.any():
+            idx = np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape)
+            where = ", ".join(f"{dim} {xr.DataArray(ds[dim]).values[i] if dim in ds.coords else i}"
+                              for dim, i in zip(var.dims, idx, strict=True))
+            raise UserError(f"the run of scenario '{sc.name}' produced {why} values of {name} ({int(bad.sum())} "
+                            f"entries; first at {where}). Its inputs allow a world the model cannot represent: check "
+                            "the values you changed and their units (docs/parameters.md)")
+
+
 def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, chunk: int | None = None,
         progress: Callable[[int], None] | None = None) -> Any:
     """Simulate `samples` draws of `scenario` (a Scenario, preset name or path) with `seed`.
@@ -60,6 +149,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         raise UserError(f"chunk must be a positive integer or None, got {chunk!r}")
     sc = resolve(scenario)
     samples, seed = int(samples), int(seed)
+    check_resources(sc, samples, chunk)
     # default: two chunks per 2 x DEFAULT_CHUNK samples, in whole 1,000-sample blocks (per-operation overhead
     # in the month loop falls with larger chunks; results do not depend on the chunk)
     chunk = int(chunk or max(1000, min(DEFAULT_CHUNK, -(-samples // 2000) * 1000)))
@@ -114,6 +204,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     def one(start: int) -> tuple[int, Any]:
         n = min(chunk, samples - start)
         d = draw(sc, n, seed, start)
+        _check_draws(sc, d, start)
         cb = (lambda m, n=n: progress(n)) if progress is not None else None
         simulate(d.inputs(), cb, out={k: res[k][start:start + n] for k in direct})  # writes into the result arrays
         return n, d
@@ -220,4 +311,5 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
                           "and was clipped to it",
         "resolved_scenario": sc.resolved,
     }
+    check_outputs(ds, sc)
     return Run(ds, manifest, sc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from functools import cached_property
@@ -34,6 +35,24 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _finite(obj: Any) -> Any:
+    """A JSON-ready copy with every non-finite float as None (strict JSON has no NaN or Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _finite(obj.item())
+    return obj
+
+
+def strict_json(obj: Any) -> str:
+    """JSON that strict parsers accept: non-finite numbers become null (metrics.py documents where they occur)."""
+    return json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default))), indent=1, allow_nan=False) + "\n"
 
 
 def _umask() -> int:
@@ -185,26 +204,26 @@ class Run:
 
     def save(self, out_dir: str | Path, report: bool = True, sensitivity: Any = None, backtest: Any = None
              ) -> dict[str, Path]:
-        """Write summary.json, run.nc, quantiles.csv, manifest.json and report.html atomically."""
+        """Write summary.json, run.nc, quantiles.csv, manifest.json, report.html (and inference.nc for a conditioned
+        run) as one whole: into a staging directory renamed over `out_dir` (outdir.RunDirectory), so `out_dir`
+        holds the previous run or this one, never a mix, and a killed run leaves no temporary files."""
+        from .outdir import RunDirectory
+
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        with RunDirectory(out) as stage:
+            written = self._write(stage, report, sensitivity, backtest)
+        return {name: out / p.name for name, p in written.items()}
+
+    def _write(self, out: Path, report: bool, sensitivity: Any, backtest: Any) -> dict[str, Path]:
         paths = {name: out / name for name in FILES}
-        atomic_write(paths["summary.json"], json.dumps(self.summary(), indent=1, default=_json_default) + "\n")
+        atomic_write(paths["summary.json"], strict_json(self.summary()))
         atomic_write(paths["quantiles.csv"], self.quantiles_csv())
-        atomic_write(paths["manifest.json"], json.dumps(self.manifest, indent=1, default=_json_default) + "\n")
+        atomic_write(paths["manifest.json"], strict_json(self.manifest))
         # Uncompressed: zlib takes seconds and saves ~25% on these random-looking floats.
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".run.nc.", suffix=".tmp")
-        os.close(fd)
-        try:
-            ds = self.dataset.copy()
-            ds["taiwan_event_year"] = ds["taiwan_event_year"].where(np.isfinite(ds["taiwan_event_year"]), 1e9)
-            ds["taiwan_event_year"].attrs["note"] = "1e9 means no disruption within the horizon"
-            ds.to_netcdf(tmp, engine="netcdf4")
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, paths["run.nc"])
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        ds = self.dataset.copy()
+        ds["taiwan_event_year"] = ds["taiwan_event_year"].where(np.isfinite(ds["taiwan_event_year"]), 1e9)
+        ds["taiwan_event_year"].attrs["note"] = "1e9 means no disruption within the horizon"
+        ds.to_netcdf(paths["run.nc"], engine="netcdf4")
         if self._prior is not None:  # a conditioned run: prior, posterior and observations
             from .analysis.evidence import write_inference
 

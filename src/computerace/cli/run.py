@@ -46,6 +46,20 @@ def headline_table(summary: dict[str, Any]) -> Any:
     return t
 
 
+def modified_name(base: str, changed: dict[str, Any]) -> str:
+    """The name of a run with --set overrides: the scenario's name plus what changed ('baseline+smuggling.enforcement
+    =0.05'), or, when that is long, the number of overrides and a short hash of them."""
+    import hashlib
+
+    from ..scenario.distributions import describe
+
+    text = ",".join(f"{k}={describe(v)}" for k, v in sorted(changed.items()))
+    if len(text) <= 60:
+        return f"{base}+{text}"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    return f"{base}+{len(changed)}-overrides-{digest}"
+
+
 @user_errors
 def run(
     scenario: str = typer.Argument("baseline", help="Preset name (see `computerace presets`) or a YAML file."),
@@ -91,6 +105,9 @@ def run(
                             + (", ".join(vintages()) or "none") + ". Use a later --as-of date or your own scenario file")
         scenario = str(vintage)
     sc = cr.load_scenario(scenario, sets, as_of=as_of)
+    changed = {k: v for k, v in sets.items() if k not in ("mode", "name")}
+    if changed and "name" not in sets:  # a modified run is named (and filed) as one, never as the preset itself
+        sc = sc.model_copy(update={"name": modified_name(sc.name, changed)})
     obs = None  # --evidence: the catalog's rows plus the user's, read (and checked) before any simulation
     if evidence is not None:
         from ..errors import UserError
@@ -102,11 +119,13 @@ def run(
 
         obs = observations(rows=list(catalog_evidence(as_of) if as_of else catalog_evidence())
                            + read_evidence_file(evidence))
-    out_dir = out or Path("computerace-out") / sc.name
-    if out_dir.exists() and not out_dir.is_dir():
-        from ..errors import UserError
+    from ..outdir import check_target, safe_name
 
-        raise UserError(f"--out {out_dir} exists and is not a directory; give a directory path")
+    out_dir = out or Path("computerace-out") / safe_name(sc.name)  # never outside computerace-out/, whatever the name
+    check_target(out_dir, "--out" if out else "output directory")  # before any simulation
+    from ..api import check_resources
+
+    check_resources(sc, samples, chunk)
     months = len(sc.months())
     if quiet or json_:
         result = cr.run(sc, samples=samples, seed=seed, chunk=chunk)

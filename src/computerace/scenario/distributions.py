@@ -41,8 +41,11 @@ def parse_number(x: Any) -> float:
         raise DistError(f"a number, not a boolean ({x!r})")
     v: float | None = None
     if isinstance(x, int | float):
-        v = float(x)
-    elif isinstance(x, str):
+        try:
+            v = float(x)
+        except OverflowError:
+            raise DistError("a number within float range (about 1.8e308)") from None
+    elif isinstance(x, str) and len(x) <= 200:
         s = x.strip().replace("_", "")
         if s and s[-1] in _SUFFIX and re.fullmatch(_NUM, s):
             v = float(s[:-1]) * _SUFFIX[s[-1]]
@@ -257,6 +260,8 @@ def parse(spec: Any, ci: float = 90.0) -> Dist:
     if isinstance(spec, int | float):
         return Point(text, parse_number(spec))
     if isinstance(spec, str):
+        if len(spec) > 200:  # a value is a number, 'a to b' or a word; long strings never need the regex
+            raise DistError(f"a number or 'a to b' (at most 200 characters); found {len(spec):,} characters")
         m = _RANGE.match(spec)
         if m:
             a, b = parse_number(m.group(1)), parse_number(m.group(2))

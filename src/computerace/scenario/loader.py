@@ -41,6 +41,14 @@ def vintage_for(as_of: str) -> Path | None:
 
 
 def _locate(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    try:
+        return _locate_unchecked(name_or_path, relative_to)
+    except OSError as e:  # a name too long for the file system, a path through a file, ...
+        raise ScenarioError(f"cannot use '{str(name_or_path)[:80]}' as a scenario: {e.strerror or e}",
+                            fix="give a preset name (computerace presets) or the path of a YAML file") from None
+
+
+def _locate_unchecked(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     s = str(name_or_path)
     p = Path(s)
     if relative_to is not None and not p.is_absolute():

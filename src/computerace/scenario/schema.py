@@ -83,6 +83,15 @@ class Entry(BaseModel):
         return v
 
 
+#: A distribution whose draws fall outside a key's valid range less often than this is clipped to the range;
+#: more often, and it is refused (the value or its unit is wrong). CLIP_GRID quantiles measure the share.
+CLIP_SHARE = 0.01
+CLIP_GRID = 2000
+
+#: Years a horizon may span: the catalog starts in 2020; past 2100 every path is extrapolation of extrapolation.
+HORIZON_YEARS = (2020, 2100)
+
+
 class Horizon(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: str = "2022-01"
@@ -219,8 +228,16 @@ def _pydantic_error(e: ValidationError, lines: Lines, base: tuple[str, ...],
     if err["type"] == "missing":
         return ScenarioError("required key missing", file=file, line=line, key=".".join(path),
                              fix=f"add '{err['loc'][-1]}:' here")
-    return ScenarioError(err["msg"], file=file, line=line, key=".".join(path),
-                         found=repr(err.get("input"))[:80])
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    fix = {"string_type": "write text (quote it)", "float_type": "write a number", "int_type": "write a whole number",
+           "float_parsing": "write a number", "int_parsing": "write a whole number", "dict_type": "write a mapping "
+           "(key: value lines)", "list_type": "write a list", "bool_type": "write true or false"}.get(
+        err["type"], "see docs/scenarios.md for this key")
+    from .distributions import describe
+
+    return ScenarioError(msg, file=file, line=line, key=".".join(path), found=describe(err.get("input"))[:80], fix=fix)
 
 
 def _switch_values(d: D.Dist) -> bool:
@@ -253,10 +270,23 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
                                 fix=f"{spec.key}: 1 for the supply physics, 0 for the growth-rate form, or "
                                     "{mixture: [{weight: 0.7, value: 1}, {weight: 0.3, value: 0}]}")
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo < spec.min or hi > spec.max:
-            raise ScenarioError("value outside the valid range", file=file, line=line, key=spec.key,
-                                expected=f"values in [{spec.min:g}, {spec.max:g}] {spec.unit}",
-                                found=f"{x} (0.1%-99.9% range {lo:.4g} .. {hi:.4g})",
-                                fix="check the unit and magnitude, or narrow the distribution")
+            # One rule (docs/scenarios.md): a tail of less than CLIP_SHARE beyond the range is clipped to it (and
+            # counted in the manifest); more than that means the value or its unit is wrong, and it is refused.
+            grid = (np.arange(CLIP_GRID) + 0.5) / CLIP_GRID
+            v = d.ppf(grid)
+            outside = float(np.mean(~np.isfinite(v) | (v < spec.min) | (v > spec.max)))
+            if outside >= CLIP_SHARE or not (math.isfinite(lo) and math.isfinite(hi)):
+                from .distributions import describe
+
+                bounded = spec.unit == "fraction"
+                raise ScenarioError("value outside the valid range", file=file, line=line, key=spec.key,
+                                    expected=f"values in [{spec.min:g}, {spec.max:g}] {spec.unit}",
+                                    found=f"{describe(x)}: {outside:.1%} of its draws fall outside "
+                                          f"(0.1%-99.9% range {lo:.4g} .. {hi:.4g})",
+                                    fix="check the unit and magnitude"
+                                        + (f"; for a bounded quantity use {{uniform: {{low: a, high: b}}}} or "
+                                           f"{{beta: {{a: 2, b: 5, low: {spec.min:g}, high: {spec.max:g}}}}}, which "
+                                           "stay inside" if bounded else ", or narrow the distribution"))
         return d
 
     if isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("by_year", "schedule"):
@@ -327,6 +357,14 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
         file, line = _loc(lines, ("horizon",))
         raise ScenarioError("horizon ends before it starts", file=file, line=line, key="horizon",
                             found=f"{horizon.start} .. {horizon.end}", fix="swap start and end")
+    for which in ("start", "end"):
+        year = int(getattr(horizon, which)[:4])
+        if not HORIZON_YEARS[0] <= year <= HORIZON_YEARS[1]:
+            file, line = _loc(lines, ("horizon", which))
+            raise ScenarioError(f"horizon {which} outside the years the model supports", file=file, line=line,
+                                key=f"horizon.{which}", found=getattr(horizon, which),
+                                fix=f"a month from {HORIZON_YEARS[0]}-01 to {HORIZON_YEARS[1]}-12 (the sources and "
+                                    "extrapolations reach 2040; beyond 2100 the model has nothing to say)")
     ci = raw.get("ci", 90)
     if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 100:
         file, line = _loc(lines, ("ci",))
@@ -437,6 +475,7 @@ def _correlations(items: Any, lines: Lines, params: dict[str, Parameter], source
         raise ScenarioError("correlations is a list", file=file, line=line, key="correlations",
                             fix="- {between: [supply.x, finance.y], rho: 0.5, assumption: '...'}")
     out = []
+    seen: dict[frozenset[str], int] = {}
     for i, item in enumerate(items):
         f, ln = _loc(lines, ("correlations", str(i)))
         try:
@@ -451,6 +490,12 @@ def _correlations(items: Any, lines: Lines, params: dict[str, Parameter], source
         if c.between[0] == c.between[1] or not -1 < c.rho < 1:
             raise ScenarioError("a correlation links two different parameters with -1 < rho < 1", file=f,
                                 line=ln, key=f"correlations[{i}]", found=f"{c.between}, rho={c.rho}")
+        pair = frozenset(c.between)
+        if pair in seen:
+            raise ScenarioError("the same two parameters are correlated twice", file=f, line=ln,
+                                key=f"correlations[{i}]", found=f"{c.between[0]} and {c.between[1]} (also entry "
+                                f"{seen[pair]})", fix="keep one entry for the pair")
+        seen[pair] = i
         if bool(c.source) == bool(c.assumption) or (c.source and c.source not in source_ids):
             raise ScenarioError("a correlation needs one known 'source' or an 'assumption'", file=f, line=ln,
                                 key=f"correlations[{i}]", fix="add 'assumption: <your reasoning>'")
