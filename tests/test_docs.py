@@ -1,5 +1,6 @@
 """Generated docs stay in step with the schema and the baseline."""
 
+import re
 from pathlib import Path
 
 from computerace.scenario.docs import parameters_markdown
@@ -48,3 +49,33 @@ def test_presets_doc_matches_the_runs():
     path = Path(__file__).parents[1] / "docs" / "presets.md"
     assert path.read_text() == presets_markdown() + "\n", (
         "docs/presets.md is stale: python -m computerace.report.presets_doc > docs/presets.md")
+
+
+def test_readme_example_output_is_what_the_command_prints():
+    """The README's example table is generated, not pasted: it must equal readme_example() (a 2,000-sample run,
+    seed 7). Regenerate with COMPUTERACE_UPDATE_SNAPSHOTS=1 pytest tests/test_docs.py -k readme_example."""
+    import os
+    import re
+
+    from computerace.cli.run import readme_example
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    text = readme.read_text()
+    m = re.search(r"<!-- example-run:start -->\n```\n(.*?)```\n<!-- example-run:end -->", text, re.S)
+    assert m, "the README lost its example-run markers"
+    now = readme_example()
+    if os.environ.get("COMPUTERACE_UPDATE_SNAPSHOTS") == "1":
+        readme.write_text(text[:m.start(1)] + now + text[m.end(1):])
+        return
+    assert m.group(1) == now
+
+
+def test_docs_never_point_outside_the_repository():
+    root = Path(__file__).resolve().parents[1]
+    for f in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = f.read_text()
+        assert "../shared" not in text and "shared/DESIGN" not in text, f.name
+        for link in re.findall(r"\]\(([^)#]+)", text):
+            if link.startswith(("http://", "https://", "mailto:")):
+                continue
+            assert (f.parent / link).resolve().is_relative_to(root), (f.name, link)

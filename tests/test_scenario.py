@@ -504,7 +504,7 @@ def test_override_with_garbage_value():
     e = load_error("baseline", {"smuggling.enforcement": "abc"})
     assert e.key == "smuggling.enforcement"
     assert "not a valid value" in str(e)
-    assert e.found == "'abc'"
+    assert e.found == "abc"  # the value as written, never a Python repr
     assert "'a to b'" in e.expected
 
 

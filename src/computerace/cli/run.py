@@ -12,38 +12,85 @@ from .common import fmt, parse_sets, print_json, user_errors
 TABLE_YEARS = (2024, 2025, 2026, 2027, 2028, 2030, 2035, 2040)
 
 
-def headline_table(summary: dict[str, Any]) -> Any:
-    """A rich Table: stock by actor at year ends (median and 90% interval), share, ratio, years behind."""
-    from rich.table import Table
+def headline_table(summary: dict[str, Any], years: tuple[int, ...] = TABLE_YEARS) -> Any:
+    """The headline table (cli/tables.FitTable, fitted to the terminal when printed): stock by actor at year ends
+    (median and 90% interval), China's share, the US:China ratio and years behind."""
+    from rich.markup import escape
+
+    from .tables import col, make_table
 
     m = summary["metrics"]
     dates = list(m["stock_h100e"]["World"])
-    show = [d for d in dates if d.endswith("-12") and int(d[:4]) in TABLE_YEARS]
-    if dates[-1] not in show:
+    show = [d for d in dates if d.endswith("-12") and int(d[:4]) in years]
+    if dates[-1] not in show and years == TABLE_YEARS:
         show.append(dates[-1])
-    t = Table(title=f"computerace · {summary['scenario']} · {summary['samples']:,} samples · seed {summary['seed']}",
-              caption="Owned compute in H100e (dense BF16), median [90% interval]. "
-                      "A forecast conditional on the scenario's assumptions.")
-    for col in ("month", "US", "China", "RoW", "World", "China share", "US:China", "years behind"):
-        t.add_column(col, justify="right")
+    t = make_table(f"computerace · {summary['scenario']} · {summary['samples']:,} samples · seed {summary['seed']}",
+                   [col("month", "id"), col("US", "num"), col("China", "num"), col("RoW", "num", priority=2),
+                    col("World", "num", priority=1), col("China share", "num", short="CN share"),
+                    col("US:China", "num", priority=3), col("years behind", "num", short="yrs behind")],
+                   caption="Owned compute in H100e (dense BF16), median [90% interval]. "
+                           "A forecast conditional on the scenario's assumptions.")
 
     def cell(q: dict[str, float], pct: bool = False) -> str:
         if pct:
-            return f"{q['p50']:.1%}\n[{q['p5']:.1%}–{q['p95']:.1%}]"
-        return f"{fmt(q['p50'])}\n[{fmt(q['p5'])}–{fmt(q['p95'])}]"
+            return escape(f"{q['p50']:.1%}\n[{q['p5']:.1%}–{q['p95']:.1%}]")
+        return escape(f"{fmt(q['p50'])}\n[{fmt(q['p5'])}–{fmt(q['p95'])}]")
 
     for d in show:
         yb = m["years_behind_stock"]["China"][d]
         ybs = f"{yb['p50']:.1f}\n[{yb['p5']:.1f}–{yb['p95']:.1f}]"
         if yb.get("censored", 0) >= 0.5:
-            ybs = f"≥{yb['p50']:.1f} (beyond horizon)"
+            ybs = f"≥{yb['p50']:.1f}\n(beyond horizon)"
         elif yb.get("censored", 0) > 0.05:
-            ybs += f" ({yb['censored']:.0%} ≥)"
+            ybs += f"\n({yb['censored']:.0%} ≥)"
         r = m["us_to_china_ratio"]["US:China"][d]
         t.add_row(d, *(cell(m["stock_h100e"][a][d]) for a in ("US", "China", "RoW", "World")),
                   cell(m["china_share"]["China"][d], pct=True),
-                  f"{r['p50']:.1f}×\n[{r['p5']:.1f}–{r['p95']:.1f}]", ybs, end_section=True)
+                  escape(f"{r['p50']:.1f}×\n[{r['p5']:.1f}–{r['p95']:.1f}]"), escape(ybs), end_section=True)
     return t
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The lines printed under the table: the overtaking probabilities and what the run was conditioned on."""
+    probs = summary["probabilities"]
+    out = ["P(China's owned stock exceeds the US's by December of): "
+           + ", ".join(f"{y}: {v:.1%}" for y, v in probs["china_overtakes_us_stock_by"].items())]
+    if "china_overtakes_us_operational_stock_by" in probs:
+        out.append("P(China's operational stock (what power runs) exceeds the US's by December of): "
+                   + ", ".join(f"{y}: {v:.1%}" for y, v in probs["china_overtakes_us_operational_stock_by"].items()))
+    cond = summary.get("conditioning")
+    if cond is not None and not cond["rows"]:
+        out.append(f"No evidence the model computes was published by {cond['as_of']}: only history constrains this "
+                   f"run ({cond['history_excluded']} samples excluded). --prior gives the unconditioned run.")
+    elif cond is not None:
+        top = ", ".join(r["observation"] for r in cond["rows"][:3])
+        out.append(f"Conditioned on {cond['observations']} observations (evidence to {cond['as_of']}): effective "
+                   f"sample size {cond['ess']:.0f} of {cond['samples']:,}"
+                   + (f", likelihood tempered to {cond['tempering']:.2f}" if cond["tempering"] < 1 else "")
+                   + f"; most weight: {top}. --prior gives the unconditioned run.")
+    return out
+
+
+def readme_example(width: int = 120) -> str:
+    """The README's example output (tests/test_docs.py checks the README holds exactly this): `computerace run
+    --samples 2000 --seed 7`, rows for 2025, 2030 and 2040, printed at `width` columns."""
+    import io
+
+    from rich.console import Console
+
+    import computerace as cr
+
+    summary = cr.run("baseline", samples=2000, seed=7).conditioned().summary()
+    buf = io.StringIO()
+    con = Console(file=buf, width=width, force_terminal=False, color_system=None, legacy_windows=False)
+    from .tables import print_table
+
+    print_table(con, headline_table(summary, years=(2025, 2030, 2040)))
+    for line in summary_lines(summary):
+        con.print(line)
+    con.print("Files in computerace-out/baseline/: inference.nc, manifest.json, quantiles.csv, report.html, run.nc, "
+              "summary.json")
+    return "\n".join(x.rstrip() for x in buf.getvalue().splitlines()) + "\n"
 
 
 def modified_name(base: str, changed: dict[str, Any]) -> str:
@@ -155,23 +202,10 @@ def run(
         return
     from rich.console import Console
 
-    con = Console(width=max(Console().width, 124))
-    con.print(headline_table(summary))
-    probs = summary["probabilities"]
-    p = probs["china_overtakes_us_stock_by"]
-    con.print("P(China's owned stock exceeds the US's by December of): "
-              + ", ".join(f"{y}: {v:.1%}" for y, v in p.items()))
-    if "china_overtakes_us_operational_stock_by" in probs:
-        con.print("P(China's operational stock (what power runs) exceeds the US's by December of): "
-                  + ", ".join(f"{y}: {v:.1%}" for y, v in probs["china_overtakes_us_operational_stock_by"].items()))
-    cond = summary.get("conditioning")
-    if cond is not None and not cond["rows"]:
-        con.print(f"No evidence the model computes was published by {cond['as_of']}: only history constrains this run "
-                  f"({cond['history_excluded']} samples excluded). --prior gives the unconditioned run.")
-    elif cond is not None:
-        top = ", ".join(r["observation"] for r in cond["rows"][:3])
-        con.print(f"Conditioned on {cond['observations']} observations (evidence to {cond['as_of']}): effective sample "
-                  f"size {cond['ess']:.0f} of {cond['samples']:,}"
-                  + (f", likelihood tempered to {cond['tempering']:.2f}" if cond["tempering"] < 1 else "")
-                  + f"; most weight: {top}. --prior gives the unconditioned run.")
+    from .tables import print_table
+
+    con = Console()
+    print_table(con, headline_table(summary))
+    for line in summary_lines(summary):
+        con.print(line)
     con.print(f"Files in {out_dir}/: " + ", ".join(sorted(x.name for x in paths.values())))

@@ -256,7 +256,7 @@ def parse(spec: Any, ci: float = 90.0) -> Dist:
     """A Dist from a YAML value (see module docstring). Raises DistError with what was expected."""
     text = str(spec)
     if isinstance(spec, bool) or spec is None:
-        raise DistError(f"a number, 'a to b' or a distribution mapping; found {spec!r}")
+        raise DistError(f"a number, 'a to b' or a distribution mapping; found {describe(spec)}")
     if isinstance(spec, int | float):
         return Point(text, parse_number(spec))
     if isinstance(spec, str):

@@ -262,11 +262,11 @@ def _parse_value(spec: ParamSpec, entry: Entry, ci: float, file: str | None, lin
             d = D.parse(x, ci)
         except D.DistError as e:
             raise ScenarioError("not a valid value", file=file, line=line, key=spec.key, expected=str(e),
-                                found=repr(x)[:80], fix="see docs/scenarios.md for the value forms") from None
+                                found=D.describe(x)[:80], fix="see docs/scenarios.md for the value forms") from None
         lo, hi = d.bounds()
         if spec.unit == "switch" and not _switch_values(d):
             raise ScenarioError("a switch is 0 or 1", file=file, line=line, key=spec.key,
-                                expected="0 or 1, or a mixture of the two forms with weights", found=repr(x)[:80],
+                                expected="0 or 1, or a mixture of the two forms with weights", found=D.describe(x)[:80],
                                 fix=f"{spec.key}: 1 for the supply physics, 0 for the growth-rate form, or "
                                     "{mixture: [{weight: 0.7, value: 1}, {weight: 0.3, value: 0}]}")
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo < spec.min or hi > spec.max:
@@ -380,7 +380,7 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
         if not isinstance(body, dict):
             file, line = _loc(lines, (sec,))
             raise ScenarioError("a section is a mapping of parameters", file=file, line=line, key=sec,
-                                found=repr(body)[:60], fix=f"indent the parameters of '{sec}' under it")
+                                found=D.describe(body)[:60], fix=f"indent the parameters of '{sec}' under it")
         names = [k.split(".", 1)[1] for k in specs if k.startswith(sec + ".")]
         for name, item in body.items():
             key = f"{sec}.{name}"
@@ -393,8 +393,8 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
             spec = specs[key]
             if not isinstance(item, dict):
                 raise ScenarioError("a parameter is a mapping with value, unit and source or assumption",
-                                    file=file, line=line, key=key, found=repr(item)[:60],
-                                    fix=f"{name}: {{value: {item!r}, unit: {spec.unit}, assumption: '...'}}")
+                                    file=file, line=line, key=key, found=D.describe(item)[:60],
+                                    fix=f"{name}: {{value: {D.describe(item)}, unit: {spec.unit}, assumption: '...'}}")
             try:
                 entry = Entry(**item)
             except ValidationError as e:
