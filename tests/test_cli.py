@@ -22,7 +22,9 @@ def test_run_writes_files_and_prints_the_table(tmp_path):
     assert p.returncode == 0, p.stderr
     for name in ("summary.json", "run.nc", "quantiles.csv", "manifest.json", "report.html"):
         assert (tmp_path / "a" / name).stat().st_size > 0
-    assert "2030-12" in p.stdout and "China share" in p.stdout and "conditional" in p.stdout
+    # an 80-column table (output is not a terminal) uses the short header
+    assert "2030-12" in p.stdout and ("China share" in p.stdout or "CN share" in p.stdout)
+    assert "conditional" in p.stdout
     assert "P(China's owned stock exceeds the US's" in p.stdout
 
 

@@ -89,7 +89,7 @@ def test_one_rule_for_tails_near_the_range_clip_below_one_percent_refuse_above(t
 
 
 def test_initial_shares_above_the_whole_are_refused_before_simulating():
-    with pytest.raises(UserError, match="must sum to less than 1"):
+    with pytest.raises(UserError, match="must sum to at most 1"):
         cr.run(cr.load_scenario("baseline", {"stock.initial_us_share": 0.9}), samples=50)
 
 

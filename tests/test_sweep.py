@@ -68,6 +68,40 @@ def test_local_cluster_listens_on_loopback_only(client):
     assert dash_port and ("127.0.0.1", dash_port) in listening and ("0.0.0.0", dash_port) not in listening
 
 
+def _listening(pid: int) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every listening TCP socket of a process and all its descendants."""
+    import psutil  # a dependency of dask.distributed
+
+    root = psutil.Process(pid)
+    out = []
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            out += [(p.pid, c.laddr.ip, c.laddr.port) for c in p.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_LISTEN]
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return out
+
+
+def test_a_local_sweep_listens_on_loopback_only():
+    # while `computerace sweep` runs on its own LocalCluster, nothing in this process tree listens beyond loopback
+    import ipaddress
+
+    seen: list[list[tuple[int, str, int]]] = []
+
+    def progress(kind: str, n: int) -> None:
+        if kind == "chunk" and not seen:
+            seen.append(_listening(os.getpid()))
+
+    grid = parse_grid("name: tiny\nbase: baseline\nsamples: 60\nchunk: 30\naxes:\n  seed: [0]\n"
+                      "metrics: [china_share]\nyears: [2030]\n")
+    run_sweep(grid, workers=2, progress=progress, report=False)
+    assert seen, "the sweep reported no finished chunk"
+    socks = seen[0]
+    assert len({pid for pid, _, _ in socks}) >= 3, socks  # this process (scheduler, Dask's dashboard), 2 workers
+    assert all(ipaddress.ip_address(ip).is_loopback for _, ip, _ in socks), socks
+
+
 def test_grid_axes_ranges_and_cells():
     g = parse_grid("""
 axes:

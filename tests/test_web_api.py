@@ -19,7 +19,14 @@ import pytest
 
 import computerace as cr
 from computerace.scenario import param_specs, parse_override_value, presets
-from computerace.web import MAX_BODY_BYTES, MAX_QUERY_BYTES, MAX_SAMPLES, is_loopback, optional
+from computerace.web import (
+    MAX_BODY_BYTES,
+    MAX_HORIZON_END,
+    MAX_QUERY_BYTES,
+    MAX_SAMPLES,
+    is_loopback,
+    optional,
+)
 from computerace.web.app import create_app
 from computerace.web.service import PAGE_OMITS, finite, page_summary, value_text
 
@@ -90,7 +97,7 @@ def test_security_headers_and_no_cors(client):
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     pre = client.options("/api/run", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
-    assert pre.status_code == 405 and "access-control-allow-origin" not in pre.headers
+    assert pre.status_code == 403 and "access-control-allow-origin" not in pre.headers  # cross-origin: refused
 
 
 def test_host_header_must_name_this_server(client):
@@ -255,8 +262,16 @@ def test_typo_in_preset_suggests_the_name(client):
 
 
 def test_sample_months_are_capped(client):
-    r = client.get("/api/run", params=[("samples", str(MAX_SAMPLES)), ("set", "horizon.end=2100-12")])
+    r = client.get("/api/run", params=[("samples", str(MAX_SAMPLES)), ("set", f"horizon.end={MAX_HORIZON_END}")])
     assert r.status_code == 422 and "sample-months" in r.json()["detail"]
+
+
+def test_horizon_end_is_bounded(client):
+    r = client.get("/api/run", params={"set": "horizon.end=2100-12"})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    # the scenario language's own limit (2060-12, the dashboard's too) refuses it, naming the key and the limit
+    assert "horizon.end" in detail and "2100-12" in detail and MAX_HORIZON_END in detail
 
 
 def test_yaml_alias_bomb_is_refused(client):

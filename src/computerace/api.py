@@ -85,12 +85,12 @@ def check_resources(scenario: Scenario | str | Path, samples: int, chunk: int | 
 def _check_draws(sc: Scenario, d: Any, start: int) -> None:
     """Refuse draws no world can have (before simulating them): initial US and China shares above the whole."""
     both = d.get("stock.initial_us_share") + d.get("stock.initial_china_share")
-    bad = np.flatnonzero(both >= 1.0)
+    bad = np.flatnonzero(both > 1.0 + 1e-12)
     if bad.size:
         p = sc.parameters["stock.initial_us_share"]
         raise UserError(f"stock.initial_us_share + stock.initial_china_share reach {both[bad[0]]:.3g} in sample "
                         f"{start + int(bad[0])} ({bad.size} samples of this chunk): the two shares of the initial stock "
-                        f"must sum to less than 1 (the rest is RoW's). Fix the values ({p.file}"
+                        f"must sum to at most 1 (the rest is RoW's). Fix the values ({p.file}"
                         + (f", line {p.line}" if p.line else "") + ") or narrow their distributions")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -29,7 +30,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .errors import UserError, did_you_mean
+from .errors import UserError
 
 STATUSES = ("primary", "secondary", "estimate", "derived", "assumption")
 CELL_STATUSES = (*STATUSES, "unsourced")
@@ -301,11 +302,12 @@ def published_after(ids: Iterable[str], as_of: str | dt.date) -> list[str]:
 
 
 def source(source_id: str) -> Source:
-    try:
-        return _sources()[source_id]
-    except KeyError:
+    """One source by id, case-insensitively; an unknown id is a UserError that suggests the ids it may mean."""
+    sid = resolve_id(source_id, _sources())
+    if sid is None:
         raise UserError(f"unknown source id '{source_id}'. {_suggest(source_id, _sources())} "
-                        "(list them with `computerace data sources`)") from None
+                        "(list them with `computerace data sources`)")
+    return _sources()[sid]
 
 
 @lru_cache(maxsize=1)
@@ -374,13 +376,16 @@ def chips(as_of: str | dt.date | None = None) -> dict[str, Chip]:
 
 
 def chip(chip_id: str, as_of: str | dt.date | None = None) -> Chip:
-    """One chip; an unknown id is a UserError that suggests the closest ids."""
+    """One chip by id, case-insensitively ('H100-SXM' is 'h100-sxm'); an unknown id is a UserError that suggests
+    the ids it may mean (`suggest_ids`)."""
+    cid = resolve_id(chip_id, _chips())
+    if cid is None:
+        raise UserError(f"unknown chip id '{chip_id}'. {_suggest(chip_id, _chips())} "
+                        "(list them with `computerace data chips`)")
     table = chips(as_of)
-    if chip_id in table:
-        return table[chip_id]
-    if chip_id in _chips():
-        raise UserError(f"chip '{chip_id}' was not released by {as_of} (release date {_chips()[chip_id].release_date})")
-    raise UserError(f"unknown chip id '{chip_id}'. {_suggest(chip_id, _chips())}")
+    if cid in table:
+        return table[cid]
+    raise UserError(f"chip '{cid}' was not released by {as_of} (release date {_chips()[cid].release_date})")
 
 
 def systems(as_of: str | dt.date | None = None) -> dict[str, System]:
@@ -396,9 +401,12 @@ def systems(as_of: str | dt.date | None = None) -> dict[str, System]:
 
 
 def system(system_id: str) -> System:
-    if system_id in _systems():
-        return _systems()[system_id]
-    raise UserError(f"unknown system id '{system_id}'. {_suggest(system_id, _systems())}")
+    """One system by id, case-insensitively; an unknown id is a UserError that suggests the ids it may mean."""
+    sid = resolve_id(system_id, _systems())
+    if sid is None:
+        raise UserError(f"unknown system id '{system_id}'. {_suggest(system_id, _systems())} "
+                        "(list them with `computerace data systems`)")
+    return _systems()[sid]
 
 
 def evidence(as_of: str | dt.date | None = None, metric: str | None = None) -> list[Evidence]:
@@ -434,9 +442,50 @@ def evidence_h100e(rows: Iterable[Evidence], basis: str = "bf16") -> dict[str, d
     return out
 
 
+def _normalise_id(word: str) -> str:
+    """'H100 SXM', 'h100_sxm' and 'h100-sxm' -> 'h100sxm': lowercase, without '-', '_' and spaces."""
+    return re.sub(r"[-_\s]+", "", str(word).lower())
+
+
+def resolve_id(word: str, options: Iterable[str]) -> str | None:
+    """The id among `options` that `word` names: itself, else its one case-insensitive match (None if neither)."""
+    opts = list(options)
+    if word in opts:
+        return word
+    low = str(word).strip().lower()
+    hits = [o for o in opts if o.lower() == low]
+    return hits[0] if len(hits) == 1 else None
+
+
+def suggest_ids(word: str, options: Iterable[str], n: int = 6) -> list[str]:
+    """The ids `word` may mean, best first: ids whose normalised form (`_normalise_id`) equals the normalised word;
+    else those it starts ('H100' -> h100-sxm, h100-pcie, h100-nvl; not h800 or b100), then those with a later
+    '-'-separated part it starts (system 'H20' -> hgx-h20); else difflib's closest, compared in lowercase. Options keep their given (catalog) order."""
+    opts = list(options)
+    w = _normalise_id(word)
+    if not w:
+        return []
+    same = [o for o in opts if _normalise_id(o) == w]
+    if same:
+        return same[:n]
+    prefix = [o for o in opts if _normalise_id(o).startswith(w)]
+    # then ids with a later part that starts so: system 'H20' -> hgx-h20, 'B200' -> dgx-b200
+    parts = [o for o in opts if o not in prefix
+             and any(_normalise_id(o[m.end():]).startswith(w) for m in re.finditer(r"[-_\s]", o))]
+    if prefix or parts:
+        return (prefix + parts)[:n]
+    by_lower = {o.lower(): o for o in opts}
+    return [by_lower[c] for c in difflib.get_close_matches(str(word).lower(), list(by_lower), n=3, cutoff=0.6)]
+
+
 def _suggest(word: str, options: Iterable[str]) -> str:
-    hint = did_you_mean(word, options)
-    return hint[:1].upper() + hint[1:] if hint else "Known ids: " + ", ".join(sorted(options)[:12]) + " ..."
+    """'Did you mean 'h100-sxm', 'h100-pcie' or 'h100-nvl'?' or, when nothing is close, a few known ids."""
+    opts = list(options)
+    hits = suggest_ids(word, opts)
+    if not hits:
+        return "Known ids: " + ", ".join(sorted(opts)[:12]) + (" ..." if len(opts) > 12 else "")
+    quoted = [f"'{h}'" for h in hits]
+    return "Did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
 
 
 def cited_source_ids() -> set[str]:

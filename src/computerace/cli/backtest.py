@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from .common import fmt, print_json, user_errors
+from .common import print_json, user_errors
+from .tables import col, make_table, print_table
 
 
 def backtest_figure(result: dict):  # noqa: ANN201
@@ -73,27 +74,31 @@ def backtest(
         print_json(result)
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"Backtest of '{result['scenario']}' as of {result['as_of']} ({samples:,} samples)",
-              caption=result["caveat"])
-    for c in ("series", "obs", "50% coverage", "90% coverage", "CRPS / observed", "last: observed vs model p50 [p5–p95]"):
-        t.add_column(c, justify="left" if c == "series" else "right")
+    from .compare import value_formats
+
+    t = make_table(f"Backtest of '{result['scenario']}' as of {result['as_of']} ({samples:,} samples)",
+                   [col("series", "id"), col("obs", "num"), col("50% coverage", "num", short="50% cov.", priority=2),
+                    col("90% coverage", "num", short="90% cov."),
+                    col("CRPS / observed", "num", short="CRPS/obs", priority=1),
+                    col("last: observed vs model p50 [p5–p95]", "num", short="last: observed vs model",
+                        priority=3)], caption=result["caveat"])
     for s in result["series"]:
         o = s["observations"][-1]
+        f = value_formats(s["series"])[0]
         t.add_row(s["series"], str(s["n"]), f"{s['coverage_50']:.0%}", f"{s['coverage_90']:.0%}",
-                  f"{s['crps_relative']:.2f}", f"{o['period_end']}: {fmt(o['observed'])} vs {fmt(o['model_p50'])} "
-                  f"[{fmt(o['model_p5'])}–{fmt(o['model_p95'])}]")
-    Console(width=max(Console().width, 140)).print(t)
+                  f"{s['crps_relative']:.2f}", f"{o['period_end']}: {f(o['observed'])} vs {f(o['model_p50'])}\n"
+                  f"[{f(o['model_p5'])}–{f(o['model_p95'])}]")
+    con = Console()
+    print_table(con, t)
     ov = result["overall"]
     if ov["coverage_50"] is not None:
-        Console().print(f"Overall: {result['observations']} observations, 50% intervals cover "
-                        f"{ov['coverage_50']:.0%}, 90% intervals cover {ov['coverage_90']:.0%}.")
+        con.print(f"Overall: {result['observations']} observations, 50% intervals cover "
+                  f"{ov['coverage_50']:.0%}, 90% intervals cover {ov['coverage_90']:.0%}.")
 
 
 def _print_vintages(res: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     def row(name: str, sc: dict) -> list[str]:
         if not sc.get("observations"):
@@ -104,14 +109,17 @@ def _print_vintages(res: dict) -> None:
                 f"{sc['coverage_50']:.0%} [{c50[0]:.0%}–{c50[1]:.0%}]", f"{sc['coverage_90']:.0%} [{c90[0]:.0%}–{c90[1]:.0%}]",
                 f"{sc['crps_relative']:.2f}", f"{sc['log_score']:.2f}", skill]
 
-    t = Table(title=f"Backtest from vintages ({res['samples']:,} samples, seed {res['seed']}): each vintage conditioned "
-                    "on the evidence of its day, scored on what was published after it")
-    for c in ("vintage", "obs", "series", "50% coverage [90% CI]", "90% coverage [90% CI]", "CRPS / observed",
-              "log score", "skill vs naive (n)"):
-        t.add_column(c, justify="left" if c in ("vintage", "series") else "right")
+    t = make_table(f"Backtest from vintages ({res['samples']:,} samples, seed {res['seed']}): each vintage conditioned "
+                   "on the evidence of its day, scored on what was published after it",
+                   [col("vintage"), col("obs", "num"), col("series", priority=4),
+                    col("50% coverage [90% CI]", "num", short="50% cov. [90% CI]", priority=2),
+                    col("90% coverage [90% CI]", "num", short="90% cov. [90% CI]"),
+                    col("CRPS / observed", "num", short="CRPS/obs", priority=1),
+                    col("log score", "num", short="log sc.", priority=3),
+                    col("skill vs naive (n)", "num", short="skill (n)", priority=1)])
     for v in res["vintages"]:
         t.add_row(*row(f"{v['as_of']} (on {v['conditioned_on']} obs.)", v["scores"]))
         if "ai2027" in v:
-            t.add_row(*row("  AI 2027 (Apr 2025)", v["ai2027"]["scores"]))
+            t.add_row(*row("AI 2027 (Apr 2025)", v["ai2027"]["scores"]))
     t.add_row(*row("pooled", res["pooled"]))
-    Console(width=max(Console().width, 150)).print(t)
+    print_table(Console(), t)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .common import parse_sets, print_json, user_errors
+from .tables import col, make_table, print_table
 
 
 @user_errors
@@ -27,16 +28,15 @@ def claims(
         print_json({"scenario": sc.name, "samples": samples, "seed": seed, "claims": rows})
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    t = Table(title=f"Claims under '{sc.name}' ({samples:,} samples, seed {seed})", show_lines=True,
-              caption="P = share of samples in which the claim, read as stated, holds. Conditional on the "
-                      "scenario's assumptions.")
-    t.add_column("claim")
-    t.add_column("P", justify="right")
-    t.add_column("read as / what drives it")
-    t.add_column("source")
+    t = make_table(f"Claims under '{sc.name}' ({samples:,} samples, seed {seed})",
+                   [col("claim"), col("P", "num"), col("read as / what drives it", priority=1),
+                    col("source", priority=2)], show_lines=True,
+                   caption="P = share of samples in which the claim, read as stated, holds. Conditional on the "
+                           "scenario's assumptions.")
     for r in rows:
-        t.add_row(r["claim"], f"{r['probability']:.0%}", f"{r['reading']}\n[dim]{r['driver']}[/dim]",
-                  r["source"] or "no published source found")
-    Console(width=max(Console().width, 140)).print(t)
+        t.add_row(escape(r["claim"]), f"{r['probability']:.0%}",
+                  f"{escape(r['reading'])}\n[dim]{escape(r['driver'])}[/dim]",
+                  escape(r["source"] or "no published source found"))
+    print_table(Console(), t)

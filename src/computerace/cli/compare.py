@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from .common import fmt, print_json, user_errors
+from .tables import col, make_table, print_table
 
 DEFAULT = [("stock_h100e", "US"), ("stock_h100e", "China"), ("stock_h100e", "World"), ("china_share", "China"),
            ("operational_h100e", "China"),
@@ -19,7 +22,7 @@ def compare(
     scenarios: list[str] = typer.Argument(..., help="Two or more presets or YAML files; the first is the reference."),
     samples: int = typer.Option(4000, "--samples", "-n", min=10, max=1_000_000),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Shared by every scenario (common random numbers)."),
-    metric: list[str] = typer.Option(None, "--metric", help="metric[:key], e.g. stock_h100e:China (repeatable)."),
+    metric: list[str] = typer.Option(None, "--metric", metavar="METRIC[:KEY]", help="metric[:key], e.g. stock_h100e:China (repeatable)."),
     year: list[int] = typer.Option(None, "--year", help="December of these years (default 2027, 2030, 2035)."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -62,16 +65,34 @@ def compare(
         print_json({"samples": samples, "seed": seed, "comparisons": rows})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"Paired comparison vs '{ref.manifest['scenario']}' ({samples:,} samples, seed {seed}, "
-                    "common random numbers)", caption="difference = scenario - reference per sample; 90% intervals")
-    for c in ("scenario", "metric", "date", "reference p50", "scenario p50", "difference p50 [p5–p95]",
-              "ratio p50 [p5–p95]", "P(higher)"):
-        t.add_column(c, justify="right" if c not in ("scenario", "metric") else "left")
+    t = make_table(f"Paired comparison vs '{ref.manifest['scenario']}' ({samples:,} samples, seed {seed}, "
+                   "common random numbers)", [
+                       col("scenario", "id", priority=3), col("metric key"), col("Dec", "num"),
+                       col("reference p50", "num", short="ref. p50", priority=1),
+                       col("scenario p50", "num", short="scen. p50", priority=1),
+                       col("difference p50 [p5–p95]", "num", short="difference [90%]"),
+                       col("ratio p50 [p5–p95]", "num", short="ratio [90%]", priority=2),
+                       col("P(higher)", "num", short="P(>)")],
+                   caption="In December of each year. difference = scenario - reference per sample; 90% intervals. "
+                           "Shares are in %, their differences in percentage points (pp).")
     for r in rows:
         d, q = r["difference_p5_p50_p95"], r["ratio_p5_p50_p95"]
-        t.add_row(r["scenario"], f"{r['metric']}:{r['key']}", r["date"], fmt(r["reference_p50"]), fmt(r["scenario_p50"]),
-                  f"{fmt(d[1])} [{fmt(d[0])}–{fmt(d[2])}]", f"{q[1]:.3g} [{q[0]:.3g}–{q[2]:.3g}]",
-                  f"{r['p_scenario_higher']:.0%}")
-    Console(width=max(Console().width, 140)).print(t)
+        value, diff = value_formats(r["metric"])
+        t.add_row(r["scenario"], f"{r['metric']} {r['key']}", r["date"][:4], value(r["reference_p50"]),
+                  value(r["scenario_p50"]), f"{diff(d[1])}\n[{diff(d[0])}–{diff(d[2])}]",
+                  f"{q[1]:.3g}\n[{q[0]:.3g}–{q[2]:.3g}]", f"{r['p_scenario_higher']:.0%}", end_section=True)
+    print_table(Console(), t)
+
+
+#: Metrics that are shares of 0-1: printed as percentages (as `computerace run` prints China's share).
+SHARE_METRICS = ("china_share", "china_share_with_remote")
+
+
+def value_formats(metric: str) -> tuple[Callable[[float], str], Callable[[float], str]]:
+    """(format of a value, format of a paired difference) for `metric`: shares (china_share, or any name holding
+    '_share', e.g. the backtest's china_owned_share_excl_smuggled) as 6.4% and +1.2 pp, everything else with
+    k/M/B suffixes (`fmt`). Used by compare, update and backtest."""
+    if metric in SHARE_METRICS or "_share" in metric:
+        return (lambda x: f"{x:.1%}"), (lambda x: f"{100 * x:+.1f} pp")
+    return fmt, fmt

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from .common import fmt, print_json, user_errors
+from .tables import col, make_table, print_table
 
 controls_app = typer.Typer(name="controls", no_args_is_help=True, add_completion=False,
                            help="US export controls on AI chips bound for China: classify a chip on a date, "
@@ -40,13 +41,14 @@ def classify(chip: str = typer.Argument(..., help="Chip id (see `computerace dat
              date: str = typer.Option(..., "--date", help="Date of export, YYYY-MM-DD."),
              json_: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Whether exporting CHIP to China on DATE needs a US licence, under which rule, and why."""
+    from .. import catalog
     from ..model.controls import classify as run
 
-    d = run(chip, date).to_dict()
+    d = run(catalog.chip(chip).id, date).to_dict()  # 'H20' is h20
     if json_:
         print_json(d)
         return
-    typer.echo(_describe(d) + "\n  sources:\n" + _sources_lines(d["source"]))
+    _echo(_describe(d) + "\n  sources:\n" + _sources_lines(d["source"]))
 
 
 @controls_app.command("timeline")
@@ -54,8 +56,10 @@ def classify(chip: str = typer.Argument(..., help="Chip id (see `computerace dat
 def timeline(chip: str = typer.Argument(..., help="Chip id (see `computerace data chips`)."),
              json_: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Each rule change that could touch CHIP, and the chip's status once it took effect."""
+    from .. import catalog
     from ..model.controls import timeline as run
 
+    chip = catalog.chip(chip).id  # 'H20' is h20
     entries = run(chip)
     if json_:
         print_json({"chip": chip, "timeline": [{"date": e.date, "layer": e.layer, "kind": e.kind,
@@ -63,17 +67,18 @@ def timeline(chip: str = typer.Argument(..., help="Chip id (see `computerace dat
                                                  "status": e.status.to_dict()} for e in entries]})
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    t = Table(title=f"export-control timeline: {chip}", show_lines=True)
-    for col in ("date", "rule", "licence for China", "policy", "ECCN", "effect on this chip"):
-        t.add_column(col, overflow="fold")
+    t = make_table(f"export-control timeline: {chip}", [
+        col("date", "num", justify="left"), col("rule"), col("licence for China", short="licence"),
+        col("policy", priority=2), col("ECCN", priority=3), col("effect on this chip", short="effect", priority=1)],
+        show_lines=True)
     for e in entries:
         s = e.status
         mark = "[bold]" if e.changed else ""
-        t.add_row(e.date, f"{e.layer}\n{e.title}", f"{mark}{LICENCE[s.license_required_for_china]}",
-                  s.policy, s.eccn or "—", e.effect)
-    Console(width=max(Console().width, 130)).print(t)
+        t.add_row(e.date, f"{escape(e.layer)}\n{escape(e.title)}", f"{mark}{LICENCE[s.license_required_for_china]}",
+                  escape(s.policy), escape(s.eccn or "—"), escape(e.effect))
+    print_table(Console(), t)
 
 
 @controls_app.command("allowed")
@@ -93,8 +98,22 @@ def allowed(date: str = typer.Option(..., "--date", help="Date, YYYY-MM-DD."),
         print_json({"date": catalog.parse_date(date).isoformat(), "access": acc, "groups": groups,
                     "best_legal_import": None if best is None else {"chip": best[0], "h100e_bf16": round(best[1], 4)}})
         return
-    for a in ("open", "conditional", "closed", "unknown"):
-        if a in groups:
-            typer.echo(f"{a:>11}: " + ", ".join(groups[a]))
+    lines = [f"{a:>11}: " + ", ".join(groups[a]) for a in ("open", "conditional", "closed", "unknown") if a in groups]
     if best:
-        typer.echo(f"best chip China may buy: {best[0]} ({fmt(best[1])} H100e each, BF16 basis)")
+        lines.append(f"best chip China may buy: {best[0]} ({fmt(best[1])} H100e each, BF16 basis)")
+    _echo("\n".join(lines))
+
+
+def _echo(text: str) -> None:
+    """Plain text wrapped to the terminal's width (continuation lines indented like the line they continue)."""
+    import textwrap
+
+    from rich.console import Console
+
+    width = Console().width
+    out = []
+    for line in text.splitlines():
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                             break_on_hyphens=False) or [""]
+    typer.echo("\n".join(out))

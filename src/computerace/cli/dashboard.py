@@ -33,6 +33,7 @@ def dashboard(
     from ..errors import UserError
     from ..web import is_loopback
     from ..web.app import create_app
+    from ..web.server import config as server_config
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:  # a clear message instead of uvicorn's traceback
@@ -46,9 +47,7 @@ def dashboard(
         typer.echo(f"warning: listening on {host}: anyone who can reach this machine on port {port} can use the "
                    "dashboard and make it run simulations (there is no authentication)", err=True)
     app = create_app(default_samples=samples, host=host, rank=rank)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,
-                            timeout_keep_alive=5, limit_concurrency=64, h11_max_incomplete_event_size=16 * 1024)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, host, port))  # read timeouts, connection cap (web/server.py)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/"
     typer.echo(f"computerace dashboard: {url}  (API docs: {url}docs; Ctrl+C stops it)")

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from .common import fmt, print_json, user_errors
+from .tables import col, make_table, print_table
 
 data_app = typer.Typer(name="data", no_args_is_help=True, add_completion=False,
                        help="The cited catalog: chips, systems, evidence and sources (every number with its source).")
@@ -54,25 +55,24 @@ def _source_dicts(ids: set[str]) -> dict[str, Any]:
 
 def _print_detail(title: str, values: dict[str, Any], prov: dict[str, Any], srcs: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    t = Table(title=title, show_lines=False)
-    for col in ("field", "value", "status", "sources / assumption"):
-        t.add_column(col, overflow="fold")
+    t = make_table(title, [col("field", "id"), col("value"), col("status", priority=1),
+                           col("sources / assumption", priority=2)])
     for k, v in values.items():
         if k == "derived":
             continue
         p = prov.get(k)
         val = "" if v is None else (f"{fmt(v)} {p['unit']}".strip() if isinstance(v, float) and p else str(v))
         how = (", ".join(p["sources"]) + (f" — assumption: {p['assumption']}" if p["assumption"] else "")) if p else ""
-        t.add_row(k, val, p["status"] if p else "", how)
+        t.add_row(escape(k), escape(val), p["status"] if p else "", escape(how))
     for k, v in values.get("derived", {}).items():
-        t.add_row(k, "" if v is None else str(v), "derived", "computed from the fields above")
+        t.add_row(escape(k), "" if v is None else escape(str(v)), "derived", "computed from the fields above")
     con = Console()
-    con.print(t)
+    print_table(con, t)
     for i, s in srcs.items():
-        con.print(f"[bold]{i}[/] ({s['status']}, {s['published']}) {s['title']} — {s['publisher']}\n"
-                  f"  {s['url']}\n  “{s['quote']}”")
+        con.print(f"[bold]{escape(i)}[/] ({escape(s['status'])}, {escape(s['published'])}) {escape(s['title'])} — "
+                  f"{escape(s['publisher'])}\n  {escape(s['url'])}\n  “{escape(s['quote'])}”")
 
 
 def _show_one(kind: str, row: Any, numeric: dict[str, tuple[str, float, float]], record: Any, json_: bool) -> None:
@@ -102,16 +102,16 @@ def chips(id_: str = typer.Option(None, "--id", help=ID_HELP),
         print_json({"chips": rows})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"computerace chips ({len(rows)})" + (f" as of {as_of}" if as_of else ""),
-              caption="Dense throughput. H100e: BF16 basis (/989.4) and Epoch's 8-bit basis (/1,979). "
-                      "`computerace data chips --id ID` shows every source.")
-    cols = ("id", "vendor", "release", "BF16 TF", "FP8 TF", "mem GB", "TB/s", "die mm²", "TDP W",
-            "H100e", "H100e 8b", "TPP", "PD")
-    for col in cols:
-        t.add_column(col, justify="left" if col in ("id", "vendor", "release") else "right",
-                     no_wrap=col in ("id", "release"))
+    t = make_table(f"computerace chips ({len(rows)})" + (f" as of {as_of}" if as_of else ""), [
+        col("id", "id"), col("vendor", priority=4), col("release", "num", justify="left", priority=2),
+        col("BF16 TF", "num", short="BF16", priority=3), col("FP8 TF", "num", short="FP8", priority=5),
+        col("mem GB", "num", short="GB", priority=5), col("TB/s", "num", priority=6),
+        col("die mm²", "num", short="mm²", priority=7), col("TDP W", "num", short="W", priority=6),
+        col("H100e", "num"), col("H100e 8b", "num", short="8-bit", priority=4), col("TPP", "num", priority=1),
+        col("PD", "num", priority=3)],
+        caption="Dense throughput. H100e: BF16 basis (/989.4) and Epoch's 8-bit basis (/1,979). "
+                "`computerace data chips --id ID` shows every source.")
     for r in rows:
         d = r["derived"]
         t.add_row(r["id"], r["vendor"], r["release_date"],
@@ -119,7 +119,7 @@ def chips(id_: str = typer.Option(None, "--id", help=ID_HELP),
                   _num(r["fp8_dense_tflops"]), _num(r["memory_gb"]), _num(r["memory_tbps"]),
                   _num(r["die_area_mm2"]), _num(r["tdp_w"]), _num(d["h100e_bf16"]), _num(d["h100e_8bit"]),
                   _num(d["tpp"]), _num(d["pd"]))
-    Console(width=max(Console().width, 130)).print(t)
+    print_table(Console(), t)
 
 
 def system_record(s: Any) -> dict[str, Any]:
@@ -151,17 +151,18 @@ def systems(id_: str = typer.Option(None, "--id", help=ID_HELP),
         print_json({"systems": rows})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"computerace systems ({len(rows)})", caption="Bandwidths per chip, bidirectional, GB/s.")
-    for col in ("id", "chip", "chips", "topology", "scale-up", "scale-out", "power kW", "PF (16-bit)", "H100e"):
-        t.add_column(col, overflow="fold")
+    t = make_table(f"computerace systems ({len(rows)})", [
+        col("id", "id"), col("chip", "id", priority=2), col("chips", "num"), col("topology", priority=4),
+        col("scale-up", "num", short="up"), col("scale-out", "num", short="out", priority=3),
+        col("power kW", "num", short="kW", priority=3), col("PF (16-bit)", "num", short="PF16", priority=2),
+        col("H100e", "num")], caption="Bandwidths per chip, bidirectional, GB/s.")
     for r in rows:
         d = r["derived"]
         t.add_row(r["id"], r["chip"], _num(r["chips_per_domain"]), r["topology"], _num(r["scaleup_gbps_per_chip"]),
                   _num(r["scaleout_gbps_per_chip"]), _num(r["power_kw"]), _num(d["dense16_pflops"]),
                   _num(d["h100e_bf16"]))
-    Console(width=max(Console().width, 130)).print(t)
+    print_table(Console(), t)
 
 
 @data_app.command("evidence")
@@ -178,11 +179,12 @@ def evidence(id_: str = typer.Option(None, "--id", help=ID_HELP),
 
     rows = catalog.evidence(as_of, metric)
     if id_:
-        hit = [r for r in catalog.evidence() if r.id == id_]
-        if not hit:
-            from ..errors import did_you_mean
-
-            raise UserError(f"unknown evidence id '{id_}'. {did_you_mean(id_, [r.id for r in catalog.evidence()])}")
+        ids = [r.id for r in catalog.evidence()]
+        found = catalog.resolve_id(id_, ids)
+        if found is None:
+            raise UserError(f"unknown evidence id '{id_}'. {catalog._suggest(id_, ids)}")
+        hit = [r for r in catalog.evidence() if r.id == found]
+        id_ = found
         rec = asdict(hit[0])
         srcs = _source_dicts(set(hit[0].source))
         if json_:
@@ -194,16 +196,17 @@ def evidence(id_: str = typer.Option(None, "--id", help=ID_HELP),
         print_json({"evidence": [asdict(r) for r in rows]})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"computerace evidence ({len(rows)} rows)" + (f" as of {as_of}" if as_of else ""))
-    for col in ("id", "metric", "actor", "chip", "period end", "low", "central", "high", "unit", "kind",
-                "published", "source"):
-        t.add_column(col, overflow="fold")
+    t = make_table(f"computerace evidence ({len(rows)} rows)" + (f" as of {as_of}" if as_of else ""), [
+        col("id", "id"), col("metric", "id", priority=1), col("actor", priority=3), col("chip", "id", priority=5),
+        col("period end", "num", short="period", justify="left"), col("low", "num", priority=3),
+        col("central", "num"), col("high", "num", priority=3), col("unit", priority=1), col("kind", priority=6),
+        col("published", "num", short="publ.", justify="left", priority=5), col("source", "id", priority=6)],
+        caption="`computerace data evidence --id ID` shows one row with its sources.")
     for r in rows:
         t.add_row(r.id, r.metric, r.actor, r.chip, r.period_end, _num(r.low), _num(r.central), _num(r.high), r.unit,
                   r.kind, r.published, ", ".join(r.source))
-    Console(width=max(Console().width, 140)).print(t)
+    print_table(Console(), t)
 
 
 def cited_by(source_id: str) -> list[str]:
@@ -247,11 +250,12 @@ def sources(id_: str = typer.Option(None, "--id", help="Show one source with its
         print_json({"sources": rows})
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    t = Table(title=f"computerace sources ({len(rows)})" + (f" as of {as_of}" if as_of else ""))
-    for col in ("id", "published", "status", "publisher", "title"):
-        t.add_column(col, overflow="fold")
+    t = make_table(f"computerace sources ({len(rows)})" + (f" as of {as_of}" if as_of else ""), [
+        col("id", "id"), col("published", "num", short="publ.", justify="left", priority=2),
+        col("status", priority=3), col("publisher", priority=1), col("title")],
+        caption="`computerace data sources --id ID` shows a source's quote and what cites it.")
     for r in rows:
-        t.add_row(r["id"], r["published"], r["status"], r["publisher"], r["title"])
-    Console(width=max(Console().width, 130)).print(t)
+        t.add_row(r["id"], r["published"], r["status"], escape(r["publisher"]), escape(r["title"]))
+    print_table(Console(), t)

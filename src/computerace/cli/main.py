@@ -6,6 +6,7 @@ import typer
 
 from .backtest import backtest
 from .claims import claims
+from .common import use_help_metavars
 from .compare import compare
 from .controls import controls_app
 from .dashboard import dashboard
@@ -37,6 +38,7 @@ app.command("serve-estimate")(serve_estimate)
 app.command("update")(update)
 app.add_typer(data_app, name="data")
 app.add_typer(controls_app, name="controls")
+use_help_metavars(app)  # `--json`, not `--json <bool>`; `--as-of DATE`, not `--as-of <str>`
 
 
 def _print_version(value: bool) -> None:

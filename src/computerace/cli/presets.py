@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .common import print_json, user_errors
+from .tables import col, make_table, print_table
 
 
 @user_errors
@@ -22,12 +23,10 @@ def presets(json_: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         print_json({"presets": rows})
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
-    t = Table(title="computerace presets")
-    t.add_column("preset")
-    t.add_column("description")
-    t.add_column("sources", justify="right")
+    t = make_table("computerace presets", [col("preset", "id"), col("description"),
+                                           col("sources", "num", priority=1)])
     for r in rows:
-        t.add_row(r["name"], r["description"], str(len(r["sources"])))
-    Console().print(t)
+        t.add_row(r["name"], escape(r["description"]), str(len(r["sources"])))
+    print_table(Console(), t)

@@ -112,7 +112,7 @@ def run(
     scenario: str = typer.Argument("baseline", help="Preset name (see `computerace presets`) or a YAML file."),
     samples: int = typer.Option(10_000, "--samples", "-n", min=1, max=10_000_000, help="Monte Carlo samples."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Random seed; same seed, same results."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output directory [default: computerace-out/<scenario>]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output directory (default: computerace-out/<scenario name>)."),
     set_: list[str] = typer.Option(None, "--set", help="Override a parameter: key=value, e.g. "
                                    "smuggling.enforcement=0.02 or 'finance.compute_share=0.4 to 0.7'."),
     chunk: int = typer.Option(None, "--chunk", min=1, help="Samples simulated at once (memory); results do not depend on it."),

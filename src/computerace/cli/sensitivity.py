@@ -8,30 +8,29 @@ from typing import Any
 import typer
 
 from .common import parse_sets, print_json, user_errors
+from .tables import col, make_table, print_table
 
 DEFAULT_SAMPLES = 2048  # keep in step with analysis.sensitivity.DEFAULT_SAMPLES (imported lazily)
 
 
 def sensitivity_table(result: dict[str, Any], top: int | None = None) -> Any:
-    """A rich Table of the indices, sorted by total order (as in `result`), with 95% intervals."""
-    from rich.table import Table
-
+    """A table of the indices (a FitTable: print it with cli.tables.print_table), sorted by total order (as in
+    `result`), with 95% intervals."""
     level = round(100 * result["conf_level"])
     key = f" ({result['key']})" if result["key"] else ""
-    t = Table(title=f"computerace sensitivity · {result['scenario']} · {result['metric']}{key} in "
-                    f"{result['month']} · Sobol, N={result['samples']:,}",
-              caption=f"{result['evaluations']:,} model runs in {result['seconds']:.1f} s · "
-                      f"{level}% bootstrap intervals · sorted by total order ST · "
-                      "correlated parameters are grouped ('+'); direction: sign of the rank correlation")
-    for col, just in (("#", "right"), ("input", "left"), ("S1", "right"), ("ST", "right"),
-                      ("direction", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    t = make_table(f"computerace sensitivity · {result['scenario']} · {result['metric']}{key} in "
+                   f"{result['month']} · Sobol, N={result['samples']:,}",
+                   [col("#", "num"), col("input", "id"), col("S1 [95%]", "num", priority=1),
+                    col("ST [95%]", "num"), col("direction", short="dir.", priority=2)],
+                   caption=f"{result['evaluations']:,} model runs in {result['seconds']:.1f} s · "
+                           f"{level}% bootstrap intervals · sorted by total order ST · "
+                           "correlated parameters are grouped ('+'); direction: sign of the rank correlation")
     rows = result["indices"] if top is None else result["indices"][:top]
     for i, r in enumerate(rows, 1):
         dirs = " ".join("↑" if v > 0.05 else "↓" if v < -0.05 else "·" for v in r["rank_correlation"].values())
         t.add_row(str(i), "\n+ ".join(r["members"]),
-                  f"{r['S1']:.3f} [{r['S1_ci'][0]:.3f}, {r['S1_ci'][1]:.3f}]",
-                  f"{r['ST']:.3f} [{r['ST_ci'][0]:.3f}, {r['ST_ci'][1]:.3f}]", dirs)
+                  f"{r['S1']:.3f}\n[{r['S1_ci'][0]:.3f}, {r['S1_ci'][1]:.3f}]",
+                  f"{r['ST']:.3f}\n[{r['ST_ci'][0]:.3f}, {r['ST_ci'][1]:.3f}]", dirs, end_section=True)
     return t
 
 
@@ -44,7 +43,7 @@ def sensitivity(
                                     "additions_h100e, spend_usd ... (docs/sensitivity.md)."),
     year: int = typer.Option(2030, "--year", "-y", help="The metric is taken in December of this year."),
     key: str = typer.Option(None, "--key", "-k", help="Actor or channel for per-actor metrics: US, China, RoW, "
-                                                      "World, China/<channel> [default: China]."),
+                                                      "World, China/<channel> (default: China)."),
     samples: int = typer.Option(DEFAULT_SAMPLES, "--samples", "-n", min=2, max=1 << 20,
                                 help="Base samples N, a power of 2; model runs = N x (groups + 2)."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the scrambled Sobol sequence."),
@@ -92,8 +91,8 @@ def sensitivity(
         return
     from rich.console import Console
 
-    con = Console(width=max(Console().width, 120))
-    con.print(sensitivity_table(result, top))
+    con = Console()
+    print_table(con, sensitivity_table(result, top))
     o = result["output"]
     con.print(f"{result['metric']} in {result['month']} ({result['unit']}): median {o['p50']:.3g}, "
               f"90% interval [{o['p5']:.3g}, {o['p95']:.3g}]; sum of S1 = {result['sum_S1']:.2f} "

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from .common import print_json, user_errors
+from .tables import col, make_table, print_table
 
 SYSTEM_HELP = ("Catalog system id (`computerace data systems`), e.g. hgx-h800, h100-sxm, gb200-nvl72, "
                "cloudmatrix-384. With --curve: one or more, comma-separated (default: the scale-up comparison set).")
@@ -22,7 +23,7 @@ MTP_HELP = ("Decode: tokens accepted per step with multi-token prediction (1 = o
 
 @user_errors
 def serve_estimate(
-    system: str = typer.Option(None, "--system", help=SYSTEM_HELP),
+    system: str = typer.Option(None, "--system", metavar="ID[,ID...]", help=SYSTEM_HELP),
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
     precision: str = typer.Option(None, "--precision", help=PRECISION_HELP),
     phase: str = typer.Option("decode", "--phase", help="decode or prefill."),
@@ -50,8 +51,10 @@ def serve_estimate(
         return
     if not system or not model:
         raise UserError("give --system and --model (e.g. --system hgx-h800 --model deepseek-v3), or --curve")
+    from .. import catalog
     from ..model import serving
 
+    system = catalog.system(system).id  # 'HGX-H800' is hgx-h800
     est = serving.estimate(system, model, precision, phase, tokens, tpot_ms=tpot_ms, batch=batch,
                            mtp_tokens_per_step=mtp_tokens_per_step, ep=ep, tp=tp, kv_precision=kv_precision)
     d = est.as_dict()
@@ -63,14 +66,12 @@ def serve_estimate(
 
 def _print_estimate(d: dict[str, Any]) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     par = d["parallel"]
     group = f"EP{par['ep']}" if par["ep"] > 1 else (f"TP{par['tp']}" if par["tp"] > 1 else "1 chip")
-    t = Table(title=f"{d['model']} on {d['system']} - {d['phase']}, {d['precision']} "
-                    f"(KV {d['kv_precision']}), {d['tokens']:,} tokens", show_header=False)
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
+    t = make_table(f"{d['model']} on {d['system']} - {d['phase']}, {d['precision']} "
+                   f"(KV {d['kv_precision']}), {d['tokens']:,} tokens", [col("quantity"), col("value", "num")],
+                   show_header=False)
     t.add_row("tokens/s per chip", f"{d['tokens_per_s_per_chip']:,.0f}")
     t.add_row("batch per chip", f"{d['batch_per_chip']:g}  (HBM allows {d['max_batch_by_memory']:g})")
     t.add_row("deployment", group)
@@ -80,14 +81,16 @@ def _print_estimate(d: dict[str, Any]) -> None:
     t.add_row("step", f"{d['step_total_ms']:.2f} ms")
     for k, v in d["step_ms"].items():
         t.add_row(f"  {k}", f"{v:.2f} ms" + ("  <- binds" if k == d["bound"] else ""))
-    Console().print(t)
+    print_table(Console(), t)
 
 
 def _curve(system: str | None, model: str, precision: str | None, tokens: int, mtp: float | None,
            kv_precision: str | None, figure: Path | None, json_out: bool) -> None:
+    from .. import catalog
     from ..report import serving_figure
 
-    systems = [s.strip() for s in system.split(",")] if system else list(serving_figure.SCALEUP_SYSTEMS)
+    systems = ([catalog.system(s.strip()).id for s in system.split(",")] if system  # 'GB200-NVL72' is gb200-nvl72
+               else list(serving_figure.SCALEUP_SYSTEMS))
     curves = serving_figure.curves(systems, model, precision, tokens, mtp, kv_precision)
     if figure is not None:
         serving_figure.write_html(curves, figure, model, tokens)
@@ -95,20 +98,19 @@ def _curve(system: str | None, model: str, precision: str | None, tokens: int, m
         print_json({"model": model, "tokens": tokens, "curves": curves})
         return
     from rich.console import Console
-    from rich.table import Table
 
     speeds = sorted({p["tokens_per_s_per_user"] for c in curves.values() for p in c["points"]})
-    t = Table(title=f"{model}: best tokens/s per chip at each per-user speed ({tokens:,}-token context)")
-    t.add_column("tok/s/user", justify="right")
-    for sid, c in curves.items():
-        t.add_column(f"{sid} ({c['precision']})", justify="right")
+    t = make_table(f"{model}: best tokens/s per chip at each per-user speed ({tokens:,}-token context)",
+                   [col("tok/s/user", "num")] + [col(f"{sid} ({c['precision']})", "num", short=sid)
+                                                 for sid, c in curves.items()],
+                   caption="Each cell: tokens/s per chip and the deployment (EP or TP group) that reaches it.")
     for s in speeds:
         row = [f"{s:g}"]
         for c in curves.values():
             p = next((p for p in c["points"] if p["tokens_per_s_per_user"] == s), None)
-            row.append(f"{p['tokens_per_s_per_chip']:,.0f} {p['parallel']}" if p else "-")
+            row.append(f"{p['tokens_per_s_per_chip']:,.0f}\n{p['parallel']}" if p else "-")
         t.add_row(*row)
     con = Console()
-    con.print(t)
+    print_table(con, t)
     if figure is not None:
         con.print(f"figure written to {figure}")

@@ -8,29 +8,33 @@ from typing import Any
 import typer
 
 from .common import print_json, user_errors
+from .tables import col, make_table, print_table
 
 
 def _table(result: Any, grid: Any) -> Any:
-    """The report metric at the report year, one row per cell (median [90% interval])."""
+    """The report metric at the report year, one row per cell (median [90% interval]); a FitTable for
+    cli.tables.print_table. Axis values that are distributions are shown in words (distributions.describe)."""
     import itertools
 
-    from rich.table import Table
+    from rich.markup import escape
 
+    from ..scenario.distributions import describe
     from ..sweep.grid import label
     from ..sweep.report import interval
 
+    def shown(v: Any) -> str:
+        return escape(describe(v) if isinstance(v, dict | list) else label(v))
+
     rep = grid.report
     unit = next(m.unit for m in grid.metrics if m.label == rep["metric"])
-    t = Table(title=f"computerace sweep · {grid.name} · {grid.n_cells} cells × {grid.samples:,} samples",
-              caption=f"{rep['metric']} in {rep['year']}: median [90% interval]. "
-                      "Forecasts conditional on each cell's scenario.")
-    for a in grid.axes:
-        t.add_column(a.name)
-    t.add_column(f"{rep['metric']} ({unit})", justify="right")
+    t = make_table(f"computerace sweep · {grid.name} · {grid.n_cells} cells × {grid.samples:,} samples",
+                   [col(a.name) for a in grid.axes] + [col(f"{rep['metric']} ({unit})", "num")],
+                   caption=f"{rep['metric']} in {rep['year']}: median [90% interval]. "
+                           "Forecasts conditional on each cell's scenario.")
     da = result.dataset["value"].sel(metric=rep["metric"], year=rep["year"])
     for ix in itertools.product(*(range(len(a.values)) for a in grid.axes)):
         v = da.isel({a.name: i for a, i in zip(grid.axes, ix, strict=True)}).values
-        t.add_row(*(label(a.values[i]) for a, i in zip(grid.axes, ix, strict=True)), interval(v, unit))
+        t.add_row(*(shown(a.values[i]) for a, i in zip(grid.axes, ix, strict=True)), interval(v, unit))
     return t
 
 
@@ -83,7 +87,7 @@ def sweep(
 
     con = Console()
     if grid.n_cells <= 60:
-        con.print(_table(result, grid))
+        print_table(con, _table(result, grid))
     con.print(f"{result.computed} cells computed, {result.reused} reused. Files in {out_dir}/: "
               + ", ".join(sorted(result.files)) + f", cells/ ({grid.n_cells} files)")
     for n in result.notes:

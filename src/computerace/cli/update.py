@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..formatting import si as _fmt
 from .common import print_json, user_errors
+from .tables import col, make_table, print_table
 
 
 @user_errors
@@ -31,27 +31,27 @@ def update(
         print_json(result)
         return
     from rich.console import Console
-    from rich.table import Table
 
-    con = Console(width=max(Console().width, 110))
-    t = Table(title=f"What changed: {scenario} conditioned on the catalog, then also on {evidence_file.name} "
-                    f"({len(rows)} rows; {samples:,} samples, seed {seed})")
-    t.add_column("headline")
-    t.add_column("before: median [90%]", justify="right")
-    t.add_column("after", justify="right")
-    for r in rows:
-        t.add_column(f"without {r.id}", justify="right")
+    from .compare import value_formats
+
+    con = Console()
+    t = make_table(f"What changed: {scenario} conditioned on the catalog, then also on {evidence_file.name} "
+                   f"({len(rows)} rows; {samples:,} samples, seed {seed})",
+                   [col("headline"), col("before: median [90%]", "num", short="before [90%]"),
+                    col("after", "num")] + [col(f"without {r.id}", "num", short=f"w/o {r.id}", priority=1)
+                                            for r in rows])
     infl = {i["row"]: i["change"] for i in result["influence"]}
     for k, v in result["moved"].items():
         if "prior" in v and "p50" in v["prior"]:
             a, b = v["prior"], v["posterior"]
-            cells = [f"{_fmt(a['p50'])} [{_fmt(a['p5'])}–{_fmt(a['p95'])}]", f"{_fmt(b['p50'])} [{_fmt(b['p5'])}–{_fmt(b['p95'])}]"]
-            cells += [_fmt(infl[r.id][k]["prior"]["p50"]) for r in rows]
+            f = value_formats(k.split("/")[0])[0]
+            cells = [f"{f(a['p50'])}\n[{f(a['p5'])}–{f(a['p95'])}]", f"{f(b['p50'])}\n[{f(b['p5'])}–{f(b['p95'])}]"]
+            cells += [f(infl[r.id][k]["prior"]["p50"]) for r in rows]
         else:
             cells = [" / ".join(f"{x:.1%}" for x in v["prior"].values()), " / ".join(f"{x:.1%}" for x in v["posterior"].values())]
             cells += [" / ".join(f"{x:.1%}" for x in infl[r.id][k]["prior"].values()) for r in rows]
-        t.add_row(k, *cells)
-    con.print(t)
+        t.add_row(k.replace("/", " "), *cells, end_section=True)
+    print_table(con, t)
     con.print(f"Effective sample size {result['ess_before']:.0f} before, {result['ess_after']:.0f} after. "
               "'without <row>' is the answer with every new row but that one: the further it is from 'after', "
               "the more that row moved the answer.")

@@ -134,16 +134,40 @@ def backtest_html(result: Mapping[str, Any]) -> str:
             f"published after it.</p>" + head + body + "</table>")
 
 
-def appendix_html(scenario: Any) -> str:
-    """Every parameter: value or distribution, unit, sources (linked) and assumption."""
-    from ..catalog import sources
+def value_text(scenario: Any, key: str) -> str:
+    """A parameter's value as written in the scenario, in words, never a Python repr: "5 to 10 (90% CI,
+    lognormal)", "uniform(low 1, high 2)", "by year: 2025: 3; 2030: 5 (log interpolation)" (mappings through
+    `distributions.describe`)."""
+    from ..scenario.distributions import describe
     from ..scenario.schema import Series
 
+    p = scenario.parameters[key]
+    v = p.value
+    sec, _, name = key.partition(".")
+    entry = (scenario.resolved.get(sec) or {}).get(name) if isinstance(scenario.resolved, dict) else None
+    raw = entry.get("value") if isinstance(entry, dict) else None
+    if isinstance(raw, dict) and len(raw) == 1 and "schedule" in raw and isinstance(raw["schedule"], dict):
+        text = "schedule: " + "; ".join(f"from {k}: {describe(x)}" for k, x in raw["schedule"].items())
+    elif isinstance(raw, dict | list):
+        text = describe(raw)
+    elif isinstance(v, Series):
+        text = "; ".join(d.text for d in v.dists)
+    else:
+        text = v.text
+    if isinstance(v, Series):
+        text += f" ({v.mode} interpolation)" if v.mode != "step" else " (steps)"
+    return text
+
+
+def appendix_html(scenario: Any) -> str:
+    """Every parameter: value or distribution (in words: `value_text`), unit, sources (linked) and assumption."""
+    from ..catalog import sources
+
     src = sources()
+    point = isinstance(scenario.resolved, dict) and scenario.resolved.get("mode") == "point"
     rows = []
     for key, p in scenario.parameters.items():
-        v = p.value
-        text = ("; ".join(d.text for d in v.dists) + f" ({v.mode})") if isinstance(v, Series) else v.text
+        text = value_text(scenario, key) + ("; point mode: its median" if point and p.uncertain else "")
         links = ", ".join(f'<a href="{_e(src[s].url)}">{_e(s)}</a>' if s in src else _e(s) for s in p.source)
         basis = links + (("<br>assumption: " + _e(" ".join(p.assumption.split()))) if p.assumption else "")
         rows.append(f"<tr><td><code>{_e(key)}</code></td><td>{_e(text)}</td><td>{_e(p.spec.unit)}</td>"

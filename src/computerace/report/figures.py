@@ -200,12 +200,46 @@ def china_channels(dataset: xr.Dataset) -> go.Figure:
     # Open on the years the debate is about (to 2030); later years dwarf them on a linear axis.
     near = years <= 2030
     if near.any() and (~near).any():
-        top = max(float(q[near].sum(axis=1).max()), float(total[near].max()))
-        if "china_remote_h100e" in dataset:
-            top = max(top, float(rq[dec_years <= 2030].max()))
-        fig.update_xaxes(range=[years[0] - 0.6, 2030.6])
-        fig.update_yaxes(range=[0, 1.1 * top])
+        x_range = (float(years[0]) - 0.6, 2030.6)
+        top = max(visible_max(fig.data, x_range), 0.0)
+        fig.update_xaxes(range=list(x_range))
+        fig.update_yaxes(range=[0, 1.08 * top] if top > 0 else None)
     return fig
+
+
+def visible_max(traces: Sequence[object], x_range: tuple[float, float]) -> float:
+    """The highest y any trace reaches while x lies within `x_range`: stacked bars by their stack, a line also
+    where it crosses an edge of the range (it is drawn from the last point inside to the first outside), so an
+    axis range up to this keeps every bar, marker and line on the chart."""
+    lo, hi = x_range
+    stack: dict[float, float] = {}
+    top = -np.inf
+    for t in traces:
+        tx, ty = getattr(t, "x", None), getattr(t, "y", None)
+        if tx is None or ty is None:
+            continue
+        x, y = np.asarray(tx, dtype=np.float64), np.asarray(ty, dtype=np.float64)
+        if x.size == 0:
+            continue
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        if getattr(t, "type", "") == "bar":
+            for xi, yi in zip(x, y, strict=True):
+                if lo <= xi <= hi and yi > 0:
+                    stack[float(xi)] = stack.get(float(xi), 0.0) + float(yi)
+            continue
+        inside = (x >= lo) & (x <= hi)
+        if inside.any():
+            top = max(top, float(y[inside].max()))
+        mode = getattr(t, "mode", None) or "lines"
+        if "lines" in mode and x.size > 1:
+            order = np.argsort(x)
+            for edge in (lo, hi):
+                if x.min() < edge < x.max():
+                    top = max(top, float(np.interp(edge, x[order], y[order])))
+    if stack:
+        top = max(top, max(stack.values()))
+    return float(top) if np.isfinite(top) else 0.0
 
 
 def _select_months(months: np.ndarray, dates: Sequence[str]) -> list[tuple[str, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .interval { color: #666; font-size: 0.88em; }
 code, pre { background: #f5f6f8; padding: 2px 5px; border-radius: 3px; }
 pre { padding: 10px; overflow-x: auto; }
+nav.toc { background: #f5f6f8; border: 1px solid #ddd; border-radius: 4px; padding: 8px 18px; margin: 16px 0; }
+nav.toc h2.toc-title { font-size: 1.05em; margin: 4px 0; border: none; padding: 0; }
+nav.toc ol { margin: 4px 0; padding-left: 22px; columns: 2; column-gap: 32px; }
+nav.toc li { margin: 2px 0; break-inside: avoid; }
+h2[id] { scroll-margin-top: 10px; }
 footer { margin-top: 3em; border-top: 1px solid #ddd; padding-top: 10px; color: #444; font-size: 0.92em; }
 """
 
@@ -203,7 +209,7 @@ def model_form_html(summary: Mapping[str, Any]) -> str | None:
 def conditioning_html(summary: Mapping[str, Any]) -> str | None:
     """The 'Conditioned on evidence' section from summary.json's `conditioning` block (None without it): the ESS
     and tempering, each headline prior vs posterior, and the observations that carried the weight."""
-    from ..formatting import si as f
+    from ..formatting import si
 
     c = summary.get("conditioning")
     if not isinstance(c, Mapping):
@@ -218,6 +224,7 @@ def conditioning_html(summary: Mapping[str, Any]) -> str | None:
     rows = []
     for k, v in (c.get("shift") or {}).items():
         a, b = v["prior"], v["posterior"]
+        f = fmt_percent if "_share" in k.split("/")[0] else si  # shares as 6.4%, as everywhere else
         if "p50" in a:
             rows.append(f"<tr><th>{_esc(k)}</th><td class='num'>{_esc(f(a['p50']))} <span class='interval'>"
                         f"[{_esc(f(a['p5']))} – {_esc(f(a['p95']))}]</span></td><td class='num'>{_esc(f(b['p50']))} "
@@ -227,10 +234,14 @@ def conditioning_html(summary: Mapping[str, Any]) -> str | None:
                         f"</td><td class='num'>{_esc(' / '.join(fmt_percent(x) for x in b.values()))}</td></tr>")
     shift = ("<table class='conditioning'><tr><th>Headline</th><th>Prior: median [90%]</th><th>Posterior</th></tr>"
              + "".join(rows) + "</table>")
-    obs = "".join(f"<tr><th>{_esc(r['observation'])}</th><td>{_esc(', '.join(r['rows']))}</td>"
-                  f"<td class='num'>{_esc(f(r['observed']))}</td><td class='num'>{_esc(f(r['prior_p50']))}</td>"
-                  f"<td class='num'>{_esc(f(r['posterior_p50']))}</td><td class='num'>{r['ess_without']:.0f}</td></tr>"
-                  for r in c.get("rows", []))
+    obs_rows = []
+    for r in c.get("rows", []):
+        f = fmt_percent if "share" in str(r["observation"]) else si
+        obs_rows.append(f"<tr><th>{_esc(r['observation'])}</th><td>{_esc(', '.join(r['rows']))}</td>"
+                        f"<td class='num'>{_esc(f(r['observed']))}</td><td class='num'>{_esc(f(r['prior_p50']))}</td>"
+                        f"<td class='num'>{_esc(f(r['posterior_p50']))}</td>"
+                        f"<td class='num'>{r['ess_without']:.0f}</td></tr>")
+    obs = "".join(obs_rows)
     rows_table = ("<table class='conditioning'><tr><th>Observation</th><th>Evidence rows</th><th>Observed</th>"
                   "<th>Prior median</th><th>Posterior median</th><th>ESS without it</th></tr>" + obs + "</table>")
     return f'<p class="note">{_esc(intro)}</p>{shift}<p class="note">Which evidence carried the weight (the lower the ESS without an observation, the more weight it carried):</p>{rows_table}'
@@ -276,6 +287,36 @@ def _header_html(summary: Mapping[str, Any], manifest: Mapping[str, Any]) -> tup
         f'<table class="meta">{rows}</table>'
     )
     return str(scenario), out
+
+
+_H2 = re.compile(r"^<h2>(.*)</h2>$", re.S)
+
+
+def section_id(title_html: str, taken: set[str]) -> str:
+    """An anchor for a section: 'sec-' + its title in lowercase words joined by '-', unique within `taken`."""
+    words = re.findall(r"[a-z0-9]+", html.unescape(re.sub(r"<[^>]+>", "", title_html)).lower())
+    base = "sec-" + ("-".join(words[:8]) or "section")
+    sid, n = base, 2
+    while sid in taken:
+        sid, n = f"{base}-{n}", n + 1
+    taken.add(sid)
+    return sid
+
+
+def with_contents(sections: Sequence[str]) -> tuple[list[str], str]:
+    """Give every `<h2>` section heading an id and return (the sections, a table of contents linking to each)."""
+    out, links, taken = [], [], set()
+    for part in sections:
+        m = _H2.match(part.strip())
+        if m is None:
+            out.append(part)
+            continue
+        sid = section_id(m.group(1), taken)
+        out.append(f'<h2 id="{sid}">{m.group(1)}</h2>')
+        links.append(f'<li><a href="#{sid}">{m.group(1)}</a></li>')
+    toc = (f'<nav class="toc" id="contents" aria-label="Contents"><h2 class="toc-title">Contents</h2>'
+           f'<ol>{"".join(links)}</ol></nav>') if links else ""
+    return out, toc
 
 
 def _figure_html(fig: Any, div_id: str) -> str:
@@ -376,6 +417,7 @@ def render_report(
 
     for title, body in extra:
         sections += [f"<h2>{_esc(title)}</h2>", body]
+    sections, toc = with_contents(sections)
 
     cmd = f"computerace run {scenario} --samples {samples} --seed {seed}"
     footer = (
@@ -398,6 +440,7 @@ def render_report(
             "</head>",
             "<body>",
             header,
+            toc,
             *sections,
             footer,
             "</body>",

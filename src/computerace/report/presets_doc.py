@@ -40,15 +40,14 @@ DATES = ("2025-12", "2030-12", "2035-12", "2040-12")
 
 
 def _changes(sc: Any, base: Any) -> list[str]:
-    from ..scenario.schema import Series
+    from .answers import value_text
 
     out = []
     for key, p in sc.parameters.items():
         b = base.parameters[key]
         if p.value == b.value and p.source == b.source and p.assumption == b.assumption:
             continue
-        v = p.value
-        text = ("; ".join(d.text for d in v.dists) + f" ({v.mode})") if isinstance(v, Series) else v.text
+        text = value_text(sc, key)
         basis = []
         if p.source:
             basis.append("sources: " + ", ".join(f"`{s}`" for s in p.source))

@@ -56,17 +56,29 @@ def chain_binding_shares(summary: Mapping[str, Any], year: str) -> dict[str, flo
     return {k: v / total for k, v in phys.items()} if total > 0 else {}
 
 
+#: Font sizes of the chain figure (tick labels, bar labels, panel titles), legible at the report's width.
+CHAIN_FONT = 13
+
+
 def chain_figure(summary: Mapping[str, Any], years: Sequence[int] = (2025, 2027, 2030)) -> Any:
     """China's domestic chain, wafers -> good dies -> packages -> H100e (medians per year, log scale), the
-    binding cap drawn in red with the share of samples in which it bound."""
+    binding cap drawn in red with the share of samples in which it bound.
+
+    One panel per year, stacked, each a horizontal bar chart: the steps read top to bottom as labels on the left
+    (no angled or overlapping ticks) and the 'binds in' shares sit beside their bars, inside the axis range."""
+    import math
+
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     chain = summary["metrics"]["china_supply_chain"]
     shown = [y for y in years if str(y) in chain.get("packages", {})]
-    fig = make_subplots(rows=1, cols=max(1, len(shown)), shared_yaxes=True, subplot_titles=[str(y) for y in shown],
-                        horizontal_spacing=0.03)
-    for col, year in enumerate(shown, start=1):
+    rows = max(1, len(shown))
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.07,
+                        subplot_titles=[f"China's domestic chain in {y}" for y in shown] or None)
+    order = [label for _, label in CHAIN_BARS]
+    values_all: list[float] = []
+    for row, year in enumerate(shown, start=1):
         shares = chain_binding_shares(summary, str(year))
         labels, values, colours, text = [], [], [], []
         for step, label in CHAIN_BARS:
@@ -79,16 +91,31 @@ def chain_figure(summary: Mapping[str, Any], years: Sequence[int] = (2025, 2027,
                 colours.append("#dddddd")
                 continue
             values.append(q["p50"])
+            if q["p50"] and q["p50"] > 0:
+                values_all.append(float(q["p50"]))
             binds = step in CAPS and share >= max(shares.values(), default=0.0) and share > 0
             colours.append("#c0392b" if binds else ("#e8a09a" if step in CAPS else "#1f5fa8"))
             text.append(f"binds in {share:.0%}" if step in CAPS else "")
-        fig.add_trace(go.Bar(x=labels, y=values, marker_color=colours, text=text, textposition="outside",
-                             textfont=dict(size=11),
-                             showlegend=False, hovertemplate="%{x}: %{y:.3s} (median)<extra></extra>"), row=1, col=col)
-    fig.update_yaxes(type="log")
-    fig.update_yaxes(title_text="per year (median)", row=1, col=1)
-    fig.update_xaxes(tickangle=-40)
-    fig.update_layout(template="plotly_white", height=480,
-                      title="China's domestic supply: wafers -> good dies -> packages -> H100e "
-                            "(median per year; red: the cap that binds most often)")
+        fig.add_trace(go.Bar(y=labels, x=values, orientation="h", marker_color=colours, text=text,
+                             textposition="outside", cliponaxis=False, textfont=dict(size=CHAIN_FONT),
+                             name=str(year), meta=year, showlegend=False,
+                             hovertemplate=f"{year} %{{y}}: %{{x:.3s}} (median)<extra></extra>"), row=row, col=1)
+        fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], automargin=True,
+                         tickfont=dict(size=CHAIN_FONT), row=row, col=1)
+        axis = "" if row == 1 else str(row)
+        for label, v, t in zip(labels, values, text, strict=True):
+            if v is None:  # no bar to carry the words
+                fig.add_annotation(x=0.005, xref=f"x{axis} domain", y=label, yref=f"y{axis}", text=t,
+                                   showarrow=False, xanchor="left", font=dict(size=CHAIN_FONT, color="#777777"))
+    if values_all:  # room on the right of the longest bar for its label
+        lo, hi = math.log10(min(values_all)), math.log10(max(values_all))
+        fig.update_xaxes(type="log", range=[math.floor(lo) - 0.2, hi + 0.9])
+    else:
+        fig.update_xaxes(type="log")
+    fig.update_xaxes(tickfont=dict(size=CHAIN_FONT - 1))
+    fig.update_xaxes(title_text="per year (median; log scale)", row=rows, col=1)
+    fig.update_layout(template="plotly_white", height=150 + 260 * rows, margin=dict(l=20, r=30, t=90, b=60),
+                      bargap=0.25, font=dict(size=CHAIN_FONT),
+                      title="China's domestic supply: wafers -> good dies -> packages -> H100e<br>"
+                            "<sup>median per year; red: the cap that binds most often</sup>")
     return fig

@@ -175,7 +175,9 @@ def apply_overrides(raw: dict[str, Any], lines: Lines, overrides: dict[str, Any]
         if field == "value":
             entry.pop("source", None)
             entry.pop("note", None)
-            entry["assumption"] = f"set on the command line: {key}={value}"
+            from .distributions import describe
+
+            entry["assumption"] = f"set on the command line: {key}={describe(value)}"
         lines[tuple(parts[:2])] = (where, None)  # type: ignore[assignment]
 
 

@@ -88,8 +88,9 @@ class Entry(BaseModel):
 CLIP_SHARE = 0.01
 CLIP_GRID = 2000
 
-#: Years a horizon may span: the catalog starts in 2020; past 2100 every path is extrapolation of extrapolation.
-HORIZON_YEARS = (2020, 2100)
+#: Years a horizon may span: the catalog starts in 2020; the sources reach 2040, and 20 years past them every path
+#: is already extrapolation of extrapolation (a longer horizon would also multiply the run time for nothing).
+HORIZON_YEARS = (2020, 2060)
 
 
 class Horizon(BaseModel):
@@ -364,7 +365,7 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
             raise ScenarioError(f"horizon {which} outside the years the model supports", file=file, line=line,
                                 key=f"horizon.{which}", found=getattr(horizon, which),
                                 fix=f"a month from {HORIZON_YEARS[0]}-01 to {HORIZON_YEARS[1]}-12 (the sources and "
-                                    "extrapolations reach 2040; beyond 2100 the model has nothing to say)")
+                                    "extrapolations reach 2040; beyond 2060 the model has nothing to say)")
     ci = raw.get("ci", 90)
     if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 100:
         file, line = _loc(lines, ("ci",))

@@ -30,6 +30,21 @@ MAX_QUERY_BYTES = 8 * 1024
 MAX_OVERRIDES = 64
 MAX_OVERRIDE_CHARS = 2_000
 
+MAX_HORIZON_END = "2060-12"
+"""Last month a dashboard run may reach (`horizon.end`); longer horizons belong to `computerace run`."""
+
+HEADER_TIMEOUT_S = 5.0
+"""A request's line and headers must arrive within this many seconds (else 408 and the connection closes)."""
+
+BODY_TIMEOUT_S = 10.0
+"""A request's body must arrive within this many seconds of its headers."""
+
+MAX_CONNECTIONS = 256
+"""Open connections kept at most; past it a new one closes the oldest connection that is not being answered."""
+
+MAX_ACTIVE_REQUESTS = 64
+"""Requests answered at once; more get 503 with a JSON body (connections waiting to send a request don't count)."""
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -44,5 +59,6 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
 
-__all__ = ["DEFAULT_SAMPLES", "LOOPBACK_HOSTS", "is_loopback", "MAX_BODY_BYTES", "MAX_OVERRIDES", "MAX_OVERRIDE_CHARS",
+__all__ = ["BODY_TIMEOUT_S", "DEFAULT_SAMPLES", "HEADER_TIMEOUT_S", "LOOPBACK_HOSTS", "is_loopback", "MAX_ACTIVE_REQUESTS",
+           "MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_HORIZON_END", "MAX_OVERRIDES", "MAX_OVERRIDE_CHARS",
            "MAX_QUERY_BYTES", "MAX_SAMPLES", "MAX_SAMPLE_MONTHS"]

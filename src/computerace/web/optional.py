@@ -8,6 +8,11 @@ works without them and picks them up, with no change here, once they are install
 - sensitivity: `computerace sensitivity PRESET --metric years_behind_stock --year 2030 --json`, run once
   per preset in a background process at low priority; its output lists parameters with an index
   (`ST`, `total`, `S1` ...). Until it finishes, or when it is absent, inputs follow INFLUENTIAL.
+  One ranking runs at a time (each takes about a minute of both cores and ~200 MB); the other presets
+  wait in a queue (status "queued"). The ranking process ends with the server, however the server
+  ends: it is in a session of its own (stopped as a group at shutdown), asks Linux to kill it when its
+  parent dies (PR_SET_PDEATHSIG), and checks twice a second that its parent is alive (if not, it kills
+  its whole process group), which covers SIGKILL of the server and systems without prctl.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import importlib
 import importlib.util
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -54,9 +61,43 @@ SENSITIVITY = ("Sobol total-order index for years behind in owned compute, Decem
 
 _lock = threading.Lock()
 _rankings: dict[str, list[str]] = {}
-_status: dict[str, str] = {}  # preset -> "running" | "failed: ..."
+_status: dict[str, str] = {}  # preset -> "queued" | "running" | "done" | "failed: ..."
 _procs: list[subprocess.Popen[str]] = []
+_queue: queue.Queue[str] = queue.Queue()
+_worker: threading.Thread | None = None
+_stopping = threading.Event()
 background_ranking = True  # the CLI leaves it on; tests turn it off
+RANK_TIMEOUT_S = 600
+
+CHILD = """\
+import os, signal, sys, threading, time
+parent = int(os.environ.get("COMPUTERACE_PARENT_PID", "0"))
+def _orphaned():
+    return os.getppid() != parent
+if sys.platform.startswith("linux"):
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+def _watch():
+    while not _orphaned():
+        time.sleep(0.5)
+    try:
+        os.killpg(os.getpgid(0), signal.SIGKILL) if os.getpgid(0) == os.getpid() else None
+    finally:
+        os._exit(1)
+if _orphaned():
+    sys.exit(1)
+threading.Thread(target=_watch, daemon=True).start()
+try:
+    os.nice(10)
+except OSError:
+    pass
+from computerace.cli.main import entry
+entry()
+"""
+"""The ranking process's program: dies with its parent (see the module docstring), then runs the CLI."""
 
 
 def available(module: str) -> bool:
@@ -77,12 +118,45 @@ def parameter_order(preset: str) -> tuple[list[str], str]:
         ranked = _rankings.get(preset)
         if ranked:
             return ranked, SENSITIVITY
-        start = background_ranking and preset not in _status and available("sensitivity")
+        start = (background_ranking and preset not in _status and not _stopping.is_set()
+                 and available("sensitivity"))
         if start:
-            _status[preset] = "running"
-    if start:
-        threading.Thread(target=_rank, args=(preset,), daemon=True, name=f"rank-{preset}").start()
+            _status[preset] = "queued"
+            _queue.put(preset)
+            _start_worker()
     return list(INFLUENTIAL), FIXED
+
+
+def _start_worker() -> None:
+    """The one thread that runs rankings, one preset at a time (called with _lock held). It lives as long as
+    the server: Linux's parent-death signal follows the thread that started the child."""
+    global _worker
+    if _worker is None or not _worker.is_alive():
+        _worker = threading.Thread(target=_work, daemon=True, name="computerace-ranking")
+        _worker.start()
+
+
+def start_background(enabled: bool) -> None:
+    """Allow (or not) rankings for a new app; forgets the presets a stopped server had queued."""
+    global background_ranking
+    background_ranking = enabled
+    _stopping.clear()
+    with _lock:
+        for k, v in list(_status.items()):
+            if v.startswith("stopped"):
+                del _status[k]
+
+
+def _work() -> None:
+    while not _stopping.is_set():
+        preset = _queue.get()
+        if _stopping.is_set():
+            break
+        if not preset:
+            continue
+        with _lock:
+            _status[preset] = "running"
+        _rank(preset)
 
 
 def ranking_status() -> dict[str, str]:
@@ -91,14 +165,23 @@ def ranking_status() -> dict[str, str]:
 
 
 def _rank(preset: str) -> None:
-    cmd = [sys.executable, "-c", "from computerace.cli.main import entry; entry()", "sensitivity", preset,
-           "--metric", "years_behind_stock", "--year", "2030", "--json"]
+    cmd = [sys.executable, "-c", CHILD, "sensitivity", preset, "--metric", "years_behind_stock", "--year", "2030",
+           "--json"]
+    env = {**os.environ, "COMPUTERACE_PARENT_PID": str(os.getpid())}
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=lambda: os.nice(10))  # noqa: PLW1509 - single-threaded child
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                text=True, env=env, start_new_session=True)
         with _lock:
             _procs.append(proc)
-        out, err = proc.communicate(timeout=600)
+        try:
+            out, err = proc.communicate(timeout=RANK_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _kill(proc, signal.SIGKILL)
+            proc.communicate()
+            raise RuntimeError(f"took longer than {RANK_TIMEOUT_S} s; stopped") from None
+        finally:
+            with _lock:
+                _procs.remove(proc)
         if proc.returncode != 0:
             raise RuntimeError((err.strip().splitlines() or [f"exit {proc.returncode}"])[-1])
         keys = parse_ranking(json.loads(out))
@@ -142,13 +225,37 @@ def parse_ranking(data: Any) -> list[str]:
     return out
 
 
+def running_processes() -> list[int]:
+    """Process ids of the ranking processes now running (at most one)."""
+    with _lock:
+        return [p.pid for p in _procs if p.poll() is None]
+
+
+def _kill(p: subprocess.Popen[str], sig: int) -> None:
+    try:
+        os.killpg(p.pid, sig)  # the child leads its own process group (start_new_session)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        if p.poll() is None:
+            p.send_signal(sig)
+
+
 def stop_background() -> None:
-    """Terminate ranking processes still running (server shutdown)."""
+    """Stop the ranking process still running and drop the queue (server shutdown)."""
+    _stopping.set()
+    _queue.put("")  # wakes the worker so that it ends
     with _lock:
         procs = list(_procs)
+        for k, v in list(_status.items()):
+            if v == "queued":
+                _status[k] = "stopped: the server stopped"
     for p in procs:
         if p.poll() is None:
-            p.terminate()
+            _kill(p, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            _kill(p, signal.SIGKILL)
 
 
 # -------------------------------------------------------------------------------------- claims

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError, did_you_mean
-from . import DEFAULT_SAMPLES, MAX_OVERRIDE_CHARS, MAX_OVERRIDES, MAX_SAMPLE_MONTHS, MAX_SAMPLES
+from . import (
+    DEFAULT_SAMPLES,
+    MAX_HORIZON_END,
+    MAX_OVERRIDE_CHARS,
+    MAX_OVERRIDES,
+    MAX_SAMPLE_MONTHS,
+    MAX_SAMPLES,
+)
 
 SEED_MAX = 2**32 - 1
 MAX_KEY_CHARS = 200
@@ -210,6 +217,10 @@ class Service:
                 self._scenarios.move_to_end(key)
                 return sc
         sc = load_scenario(st.scenario, st.override_dict() or None)
+        if sc.horizon.end > MAX_HORIZON_END:
+            raise UserError(f"horizon.end {sc.horizon.end} is past {MAX_HORIZON_END}, the last month the dashboard "
+                            f"runs; set an earlier end (e.g. horizon.end={MAX_HORIZON_END}), or run longer horizons "
+                            "with 'computerace run'")
         months = len(sc.months())
         if months * st.samples > MAX_SAMPLE_MONTHS:
             raise UserError(f"samples x months = {st.samples:,} x {months} exceeds the dashboard's limit of "
@@ -382,9 +393,9 @@ class Service:
                 "key": key, "section": sec, "name": pname, "unit": p.spec.unit, "kind": p.spec.kind,
                 "description": p.spec.description, "min": p.spec.min, "max": p.spec.max,
                 "value_text": value_text(value), "uncertain": p.uncertain,
-                "distribution": _describe(p.value), "pins": _pins(p, value),
+                "distribution": _describe(p.value, value), "pins": _pins(p, value),
                 "summary": ("uncertain at each date" if p.uncertain else "fixed at each date")
-                if hasattr(p.value, "dists") else str(p.value.text),
+                if hasattr(p.value, "dists") else _dist_text(p.value, value),
                 "sources": [_source_row(srcs, s) for s in p.source],
                 "assumption": p.assumption, "note": p.note, "rank": rank, "influential": key in order[:10],
             })
@@ -404,10 +415,22 @@ class Service:
             pass
 
 
-def _describe(v: Any) -> str:
+def _dist_text(d: Any, raw: Any) -> str:
+    """A distribution in words: its own text ('5 to 10 (90% CI, lognormal)'), or for a mapping written in
+    the scenario (uniform, beta, mixture ...) `describe`'s words, never a Python dict repr."""
+    from ..scenario.distributions import describe
+
+    return describe(raw) if isinstance(raw, dict | list | tuple) else str(d.text)
+
+
+def _describe(v: Any, raw: Any) -> str:
     if hasattr(v, "dists"):
-        return "; ".join(f"{_knot(t, v.mode)}: {d.text}" for t, d in zip(v.times, v.dists, strict=True))
-    return str(v.text)
+        knots = list(next(iter(raw.values())).values()) if isinstance(raw, dict) and len(raw) == 1 else []
+        if len(knots) != len(v.dists) or not all(isinstance(k, dict) for k in raw.values()):
+            knots = [None] * len(v.dists)
+        return "; ".join(f"{_knot(t, v.mode)}: {_dist_text(d, k)}"
+                         for t, d, k in zip(v.times, v.dists, knots, strict=True))
+    return _dist_text(v, raw)
 
 
 def _knot(t: float, mode: str) -> str:

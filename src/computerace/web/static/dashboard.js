@@ -17,10 +17,14 @@ const AXIS_COLOURS = ["#c0392b", "#1f5fa8", "#2e8b57", "#7d3c98", "#e08e45"];
 // The limits that can bind an actor's new compute (summary.json binding_constraint), one colour each.
 const CONSTRAINT_COLOURS = {wafers: "#7f8c8d", yield: "#e08e45", HBM: "#8e44ad", packaging: "#1f5fa8", power: "#c0392b",
                             budget: "#27ae60", "growth form": "#bdc3c7"};
-const PLOT_CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"]};
+// The modebar shows only while the pointer is over a chart, so it never hides a title.
+const PLOT_CONFIG = {displaylogo: false, responsive: true, displayModeBar: "hover",
+                     modeBarButtonsToRemove: ["lasso2d", "select2d"]};
+const LOG_DECADES = 6;  // a log axis spans at most this many decades below the largest value drawn
 
 const S = {scenario: "baseline", seed: 0, samples: null, year: "2030", compare: false, overrides: {}};
 let INFO = null, PARAMS = null, LAST = null, BASE = null, seq = 0, controller = null, renders = 0;
+let fellBack = false;  // a shared link whose view could not be drawn was replaced by the defaults
 const $ = (id) => document.getElementById(id);
 
 // ------------------------------------------------------------------------------------ formatting
@@ -109,9 +113,11 @@ async function refresh() {
     [run, base] = await Promise.all(jobs);
   } catch (e) {
     if (e.name === "AbortError" || token !== seq) return;
-    showError(e.message);
-    $("status").textContent = "The last valid view is shown; fix the input to redraw.";
     document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
+    if (!LAST && !fellBack) { await showDefaults(e.message); return; }
+    showError(e.message);
+    $("status").textContent = LAST ? "The last valid view is shown; fix the input to redraw."
+      : "Nothing could be drawn; fix the input above or press \"Reset every input\".";
     return;
   }
   if (token !== seq) return;
@@ -133,6 +139,22 @@ async function refresh() {
   document.body.dataset.hash = run.scenario_hash;
   document.body.dataset.renders = String(++renders);
   loadClaims(token, q, baseState);
+}
+
+// A shared link (or a first view) that the server refuses: say why, and draw the preset's defaults
+// instead of leaving the charts empty. The message stays until the next successful change.
+async function showDefaults(message) {
+  fellBack = true;
+  S.overrides = {}; S.seed = 0; S.samples = INFO.default_samples;
+  $("seed").value = S.seed; $("samples").value = S.samples;
+  document.querySelectorAll(".param").forEach((r) => r.sync && r.sync());
+  renderOtherOverrides();
+  await refresh();
+  showError(`${message}\nThis link's view could not be drawn, so the defaults of preset '${S.scenario}' are ` +
+            "shown instead (seed 0, default samples, no inputs changed).");
+  document.body.dataset.fallback = "1";
+  $("status").textContent = `Defaults of preset '${S.scenario}' shown: the link's view could not be drawn ` +
+    "(see the message above). " + $("status").textContent;
 }
 
 // ------------------------------------------------------------------------------------ controls
@@ -218,7 +240,7 @@ function waitForRanking(preset) {
       const b = el("button", {type: "button", id: "reorder", text: "Reorder by the sensitivity ranking"});
       b.addEventListener("click", () => { PARAMS = p; buildParams(); });
       $("ordering").append(" ", b);
-    } else if (p.ranking === "running") {
+    } else if (p.ranking === "running" || p.ranking === "queued") {
       waitForRanking(preset);
     }
   }, 10000);
@@ -289,14 +311,18 @@ function fan(x, q, colour, name, group, opts = {}) {
 }
 
 // Bottom of a log axis: a tenth of the smallest positive median, so bands of series that reach zero
-// (a drawn-down die bank) end at the axis instead of breaking the plot.
+// (a drawn-down die bank) end at the axis instead of breaking the plot; but never more than LOG_DECADES
+// decades below the largest value (a median decaying towards zero would otherwise pull the axis down to
+// 1e-9 H100e and squash every other line).
 function logFloor(qs) {
   let lo = Infinity, hi = 0;
   for (const q of qs) {
     for (const v of q.p50) if (v > 0 && v < lo) lo = v;
     for (const v of q.p95) if (v > hi) hi = v;
   }
-  return isFinite(lo) ? {floor: lo / 10, range: [Math.log10(lo / 10), Math.log10(hi * 1.5)]} : {floor: 1, range: null};
+  if (!isFinite(lo) || hi <= 0) return {floor: 1, range: null};
+  const floor = Math.max(lo / 10, hi * 10 ** -LOG_DECADES);
+  return {floor, range: [Math.log10(floor), Math.log10(hi * 1.5)]};
 }
 
 function yearShape(year) {
@@ -304,8 +330,13 @@ function yearShape(year) {
            line: {color: "#999", width: 1, dash: "dot"}}];
 }
 
+// Half-width charts put the title's detail on a second, smaller line and leave the top-right corner
+// (where the modebar appears on hover) to the plot.
 function layout(title, ytitle, extra = {}) {
-  return Object.assign({title: {text: title, font: {size: 14}, x: 0.01}, margin: {l: 60, r: 10, t: 40, b: 36},
+  const two = title.includes("<br>");
+  return Object.assign({title: {text: title, font: {size: 14}, x: 0.01, xanchor: "left", y: two ? 0.97 : 0.96,
+                                yanchor: "top"},
+                        margin: {l: 60, r: 10, t: two ? 58 : 40, b: 36},
                         yaxis: {title: {text: ytitle}, type: "log"},
                         legend: {orientation: "h", y: -0.12}, hovermode: "x unified",
                         paper_bgcolor: "#fff", plot_bgcolor: "#fff"}, extra);
@@ -398,7 +429,8 @@ function render() {
              text: Object.values(b).map(fmtPct), textposition: "outside"});
   }
   renderDownloads();
-  const binding = (actor) => layout(`What limits ${actor}'s new compute (share of samples)`, "share of samples",
+  const binding = (actor) => layout(`What limits ${actor}'s new compute<br><sub>share of samples</sub>`,
+                                    "share of samples",
                                     {barmode: "stack", bargap: 0.1, yaxis: {range: [0, 1], tickformat: ".0%"},
                                      hovermode: "closest", shapes: yearShape(S.year)});
   const jobs = [
@@ -406,10 +438,11 @@ function render() {
                                {shapes: yearShape(S.year), yaxis: {title: {text: "H100e"}, type: "log", range: l1.range}})],
     ["chart-channels", t2, layout("China's compute by acquisition channel (H100e; median and 90% band)", "H100e",
                                   {shapes: yearShape(S.year), yaxis: {title: {text: "H100e"}, type: "log", range: l2.range}})],
-    ["chart-behind", t3, layout("Years China trails the US (median; band: 90% on owned compute)", "years",
+    ["chart-behind", t3, layout("Years China trails the US<br><sub>median; band: 90% on owned compute</sub>", "years",
                                 {yaxis: {title: {text: "years behind"}, zeroline: true}, hovermode: "x unified",
                                  shapes: yearShape(S.year)})],
-    ["chart-overtake", t4, layout("P(China's stock has passed the US's by December of)", "probability",
+    ["chart-overtake", t4, layout("P(China's stock has passed the US's)<br><sub>by December of each year</sub>",
+                                  "probability",
                                   {yaxis: {range: [0, 1.1], tickformat: ".0%"}, barmode: "group", hovermode: "closest",
                                    showlegend: !!BASE})],
     ["chart-binding-us", bindingTraces("US"), binding("the US")],
