@@ -281,9 +281,9 @@ def test_invalid_specs_raise_helpful_errors(spec, message):
     assert message in str(e.value)
 
 
-@pytest.mark.parametrize("ci", [0, 100, -5, 150])
+@pytest.mark.parametrize("ci", [0, 100, -5, 150, 1e-300, 0.5, 99.95])
 def test_invalid_ci(ci):
-    with pytest.raises(D.DistError, match="between 0 and 100"):
+    with pytest.raises(D.DistError, match="from 1 to 99.9"):
         D.parse("1 to 2", ci=ci)
 
 

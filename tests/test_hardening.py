@@ -219,3 +219,22 @@ def test_sigkill_leaves_the_previous_complete_run_and_no_temporary_files(tmp_pat
         assert seed in (1, 5)  # the previous run, or a complete new one; never a mix
         summary = json.loads((out / "summary.json").read_text())
         assert summary["seed"] == seed
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("    value: 0.4 to 0.6\n    ci: 1e-300\n", "from 1 to 99.9"),
+    ("    value: 0.5\n    ci: 50\n", "would be ignored"),
+])
+def test_an_entrys_ci_is_used_or_refused_never_ignored(tmp_path, entry, words):
+    e = load_text(tmp_path, "extends: baseline\nfinance:\n  compute_share:\n" + entry
+                  + "    assumption: a test of the entry's interval level\n")
+    assert words in str(e) and e.line in (3, 5)
+
+
+def test_an_entrys_ci_sets_its_interval():
+    from computerace.scenario import distributions as D
+
+    wide = cr.load_scenario("baseline", {"finance.compute_share": "0.4 to 0.6"}).parameters["finance.compute_share"]
+    assert isinstance(wide.value, D.LogNormal)
+    at50 = D.parse("0.4 to 0.6", ci=50)
+    assert at50.sigma == pytest.approx(wide.value.sigma * D.z_of_ci(90) / D.z_of_ci(50))

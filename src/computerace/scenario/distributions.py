@@ -61,10 +61,15 @@ def parse_number(x: Any) -> float:
     return v
 
 
+#: Interval levels a scenario may state: narrower than 1% or wider than 99.9% says nothing an interval can carry.
+CI_RANGE = (1.0, 99.9)
+
+
 def z_of_ci(ci: float) -> float:
     """The standard-normal quantile bounding a central `ci` percent interval (90 -> 1.645)."""
-    if not 0 < ci < 100:
-        raise DistError(f"ci must be a percentage between 0 and 100, found {ci}")
+    if not CI_RANGE[0] <= ci <= CI_RANGE[1]:
+        raise DistError(f"ci must be a percentage from {CI_RANGE[0]:g} to {CI_RANGE[1]:g} (90 means 'a to b' is a 90% "
+                        f"interval), found {ci}")
     return float(special.ndtri(0.5 + ci / 200.0))
 
 

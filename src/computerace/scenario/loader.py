@@ -65,6 +65,17 @@ def _locate_unchecked(name_or_path: str | Path, relative_to: Path | None = None)
                         "or give a path ending in .yaml")
 
 
+def _has_interval(value: Any) -> bool:
+    """Whether a raw value holds an 'a to b' interval anywhere (a point, a named distribution has none)."""
+    if isinstance(value, str):
+        return " to " in value
+    if isinstance(value, dict):
+        return any(_has_interval(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_interval(v) for v in value)
+    return False
+
+
 def _merge(parent: dict[str, Any], child: dict[str, Any], depth: int = 0) -> dict[str, Any]:
     """Deep merge. A parameter whose value the child changes drops the parent's source/assumption/note."""
     out = copy.deepcopy(parent)
@@ -112,6 +123,15 @@ def _read_tree(name_or_path: str | Path, chain: tuple[Path, ...] = (), relative_
                     f, ln = lines.get((sec, name), (str(path), None))
                     raise ScenarioError("a changed value needs its own source or assumption", file=f, line=ln,
                                         key=f"{sec}.{name}", fix="add 'source: <id>' or 'assumption: <why>'")
+    # An entry's own `ci:` applies to its "a to b" intervals: on a value without one it would be ignored silently.
+    for sec, body in data.items():
+        if isinstance(body, dict) and sec != "horizon":
+            for name, item in body.items():
+                if isinstance(item, dict) and "ci" in item and "value" in item and not _has_interval(item["value"]):
+                    f, ln = lines.get((sec, name, "ci"), lines.get((sec, name), (str(path), None)))
+                    raise ScenarioError("'ci' sets the level of 'a to b' intervals, and this value has none: it "
+                                        "would be ignored", file=f, line=ln, key=f"{sec}.{name}.ci",
+                                        fix="remove 'ci', or write the value as an interval ('5 to 10')")
     # A file's `ci:` sets the level of that file's own "a to b" intervals, not its parent's.
     file_ci = data.get("ci")
     if file_ci is not None:

@@ -367,11 +367,11 @@ def build(raw: dict[str, Any], lines: Lines, origin: str, source_ids: set[str]) 
                                 fix=f"a month from {HORIZON_YEARS[0]}-01 to {HORIZON_YEARS[1]}-12 (the sources and "
                                     "extrapolations reach 2040; beyond 2060 the model has nothing to say)")
     ci = raw.get("ci", 90)
-    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 100:
+    if isinstance(ci, bool) or not isinstance(ci, int | float) or not D.CI_RANGE[0] <= ci <= D.CI_RANGE[1]:
         file, line = _loc(lines, ("ci",))
         raise ScenarioError("ci is the default interval level in percent", file=file, line=line, key="ci",
-                            expected="a number between 0 and 100 (90 means 'a to b' is a 90% interval)",
-                            found=repr(ci), fix="ci: 90")
+                            expected=f"a number from {D.CI_RANGE[0]:g} to {D.CI_RANGE[1]:g} (90 means 'a to b' is a "
+                                     "90% interval)", found=D.describe(ci), fix="ci: 90")
 
     params: dict[str, Parameter] = {}
     for sec in secs:
