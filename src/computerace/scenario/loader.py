@@ -123,11 +123,13 @@ def _read_tree(name_or_path: str | Path, chain: tuple[Path, ...] = (), relative_
                     f, ln = lines.get((sec, name), (str(path), None))
                     raise ScenarioError("a changed value needs its own source or assumption", file=f, line=ln,
                                         key=f"{sec}.{name}", fix="add 'source: <id>' or 'assumption: <why>'")
-    # An entry's own `ci:` applies to its "a to b" intervals: on a value without one it would be ignored silently.
+    # An entry's own `ci:` applies to its "a to b" intervals: on a value without one, a level other than the file's
+    # would be ignored silently (a resolved scenario, as the dashboard downloads it, restates the file's level).
     for sec, body in data.items():
         if isinstance(body, dict) and sec != "horizon":
             for name, item in body.items():
-                if isinstance(item, dict) and "ci" in item and "value" in item and not _has_interval(item["value"]):
+                if (isinstance(item, dict) and "ci" in item and "value" in item and not _has_interval(item["value"])
+                        and item["ci"] != data.get("ci", 90)):  # the file's own level restated is harmless
                     f, ln = lines.get((sec, name, "ci"), lines.get((sec, name), (str(path), None)))
                     raise ScenarioError("'ci' sets the level of 'a to b' intervals, and this value has none: it "
                                         "would be ignored", file=f, line=ln, key=f"{sec}.{name}.ci",
