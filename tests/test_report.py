@@ -348,3 +348,52 @@ def test_capex_figure_bands_and_chosen_sample_paths(ds: xr.Dataset) -> None:
     y0 = int(np.floor(bust[int(busts[0].meta.split()[2])]))
     k = int(np.nonzero(ds2["year"].values == y0)[0][0])
     assert busts[0].y[k] < busts[0].y[k - 1] and busts[0].y[k + 2] > busts[0].y[k + 1]
+
+
+# ------------------------------------------------------------------ headline: years behind beside the ratio
+def test_headline_shows_the_us_china_ratio_beside_years_behind(ds: xr.Dataset) -> None:
+    from computerace.report.answers import headline_sentences
+    from computerace.report.html import YEARS_BEHIND_RATIO_NOTE
+
+    s = _summary()
+    s["headline"] = {"explanation": "x", "dates": {
+        "2030-12": {"years_behind_stock": {"p5": 3.0, "p50": 4.5, "p95": 5.5, "censored": 0.0},
+                    "us_to_china_ratio": {"p5": 2.2, "p50": 8.7, "p95": 30.4},
+                    "us_growth_over_lag": {"p5": 1.38, "p50": 1.62, "p95": 1.92, "samples": 197}}}}
+    page = render_report(ds, s, _manifest(), years_behind=None)
+    assert "years-behind-ratio" in page and "US : China installed ratio" in page
+    assert "8.7×" in page and "4.5" in page and "1.62×" in page  # ratio, years behind, US growth over the lag
+    assert YEARS_BEHIND_RATIO_NOTE.split(";")[0].replace("'", "&#x27;") in page
+    assert "log(ratio) / log(g)" in page
+    s["metrics"]["china_share"]["China"] = {f"{y}-12": {"p5": 0.1, "p50": 0.2, "p95": 0.3} for y in (2025, 2030, 2035)}
+    side = [x for x in headline_sentences(s) if x.startswith("Side by side in 2030-12")]
+    assert side and "8.7x China's installed stock" in side[0] and "4.5 years behind" in side[0]
+
+
+def test_headline_side_by_side_is_absent_without_the_block(page: str) -> None:
+    assert "years-behind-ratio" not in page
+
+
+# ------------------------------------------------------------------ claims table
+def test_claims_table_shows_readings_curves_drivers_and_not_scored() -> None:
+    from computerace.report.answers import claims_html
+
+    scored = {"id": "a", "reading": "read a", "status": "scored", "probability": 0.25, "note": None,
+              "operationalisation": {"metric": "m", "threshold": "x <= 2", "date": "2026-12", "basis": "b c d"},
+              "sweep": {"kind": "at_most", "label": "P(m <= k)", "claim_x": 2.0,
+                        "points": [[1.0, 0.1], [2.0, 0.25], [3.0, 0.9]]},
+              "drivers": [{"input": "p.x", "delta": 0.62, "p_top": 0.8, "p_bottom": 0.18, "n_top": 10, "n_bottom": 10}],
+              "driver": "p.x +0.62"}
+    never = scored | {"id": "b", "probability": 0.0, "note": "does not happen in any sample of this run",
+                      "drivers": [], "driver": "does not vary in this run"}
+    not_scored = {"id": "c", "reading": "read c", "status": "not-scored", "probability": None,
+                  "reason": "no leakage term", "operationalisation": scored["operationalisation"]}
+    rows = [{"id": "claim-1", "claim": "Claim one", "quote": "q", "source": None, "source_url": None,
+             "source_title": None, "readings": [scored, never, not_scored]}]
+    html = claims_html(rows)
+    assert html.count("<tr data-claim='claim-1'") == 3 and "rowspan='3'" in html
+    assert html.count("<svg class=\"spark\"") == 2 and "<polyline" in html
+    assert "p.x</code> <b>+0.62</b>" in html
+    assert "does not happen in any sample of this run" in html and "does not vary in this run" in html
+    assert "not scored: no leakage term" in html
+    assert "measured as <code>m</code> x &lt;= 2 at 2026-12: b c d" in html

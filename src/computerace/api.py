@@ -135,6 +135,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
 
     from .catalog import catalog_version
     from .draws import draw
+    from .model.capability import NODES
     from .model.channels import CHANNELS
     from .model.simulate import ACTORS, CHAIN_STEPS, IMPORT_PARTS, SUPPLIERS, simulate
     from .model.stock import GENERATIONS
@@ -183,8 +184,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "taiwan_event_year": np.empty(samples),
         "euv_year": np.empty(samples),
         "best_chip_h100e": np.empty((samples, T, 2), np.float32),
-        "tsmc_node_year": np.empty((samples, 4)),
-        "smic_node_year": np.empty((samples, 4)),
+        "tsmc_node_year": np.empty((samples, len(NODES))),
+        "smic_node_year": np.empty((samples, len(NODES))),
         "run_flop_per_h100e": np.empty(samples),
         "algorithmic_progress_per_year": np.empty(samples),
         "china_algorithmic_lag_years": np.empty(samples),
@@ -266,7 +267,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         "euv_year": "date of China's EUV breakthrough",
         "best_chip_h100e": "H100e per package of the US frontier chip and of China's best chip in volume",
         "tsmc_node_year": "TSMC's volume-production date of each node class",
-        "smic_node_year": "SMIC's date for each node class (5nm-class usable for AI dies; 3 and 2 after EUV)",
+        "smic_node_year": "SMIC's date for each node class (5nm-class usable for AI dies; 3, 2, A16, A14 after EUV)",
         "run_flop_per_h100e": "FLOP of the largest training run per H100e of operational stock",
         "algorithmic_progress_per_year": "yearly algorithmic efficiency gain (effective compute)",
         "china_algorithmic_lag_years": "years China's algorithms trail the frontier",
@@ -295,7 +296,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
         coords={"sample": np.arange(samples), "month": months.astype("datetime64[ns]"),
                 "actor": list(ACTORS), "channel": list(CHANNELS), "year": uyears.astype(int),
                 "rival": ["US", "China"], "step": list(CHAIN_STEPS), "generation": list(GENERATIONS),
-                "constraint": list(BINDING), "node": ["N7", "N5", "N3", "N2"],
+                "constraint": list(BINDING), "node": list(NODES),
                 "supplier": list(SUPPLIERS), "part": list(IMPORT_PARTS),
                 "parameter": keys},
     )

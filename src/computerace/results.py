@@ -182,6 +182,10 @@ class Run:
             from .analysis.claims import score
 
             extra.append(("Claims from the debate", A.claims_html(score(None, run=self))))
+            from .report.discover_section import TITLE as DISCOVER_TITLE
+            from .report.discover_section import discover_section
+
+            extra.append((DISCOVER_TITLE, discover_section(self)))
         from .report import serving_figure as sf
 
         curves = sf.curves(["hgx-h800", "dgx-b200", "gb200-nvl72", "cloudmatrix-384"])

@@ -67,7 +67,11 @@ def _lag_months(lead: np.ndarray, lag: np.ndarray, at: np.ndarray) -> tuple[np.n
     return np.asarray(at)[None, :] - tau, censored
 
 
-AXES = ("stock", "chip", "process_node", "largest_training_run", "frontier_capability")
+AXES = ("stock", "chip", "process_node", "same_node", "largest_training_run", "frontier_capability")
+
+#: When the observed capability lag of Chinese models is matched (the capability axis's calibration month):
+#: the sources of capability.china_algorithmic_lag_years measure it in 2025 (grunewald-china-2026, epoch-china-llm-2025).
+CAPABILITY_CALIBRATION = "2025-12"
 
 
 def _years_behind(us: np.ndarray, cn: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +98,7 @@ def axis_paths(ds: xr.Dataset, axis: str) -> tuple[np.ndarray, np.ndarray]:
     """
     if axis == "stock":
         return (ds["stock_h100e"].sel(actor="US").values, ds["stock_h100e"].sel(actor="China").values)
-    if axis == "chip":
+    if axis == "chip":  # China's chip vs the US trend (see chip_years_behind); as paths, the stepped US releases
         return (ds["best_chip_h100e"].sel(rival="US").values, ds["best_chip_h100e"].sel(rival="China").values)
     from ..model.capability import algorithmic_efficiency
 
@@ -113,9 +117,29 @@ def axis_paths(ds: xr.Dataset, axis: str) -> tuple[np.ndarray, np.ndarray]:
         t = _month_years(ds)
         g = ds["algorithmic_progress_per_year"].values
         zero = np.zeros_like(g)
-        return (us * algorithmic_efficiency(t, g, zero),
-                cn * algorithmic_efficiency(t, g, ds["china_algorithmic_lag_years"].values))
+        us_cap, cn_raw = us * algorithmic_efficiency(t, g, zero), cn * algorithmic_efficiency(t, g, zero)
+        return us_cap, cn_raw * capability_calibration(t, us_cap, cn_raw, ds["china_algorithmic_lag_years"].values)
     raise ValueError(f"unknown axis {axis!r}; one of {', '.join(AXES)}")
+
+
+def capability_calibration(t: np.ndarray, us_cap: np.ndarray, cn_raw: np.ndarray, lag: np.ndarray,
+                           at: str = CAPABILITY_CALIBRATION) -> np.ndarray:
+    """[sample, 1] factor K that makes China's capability lag the observed `lag` years at month `at`.
+
+    The observed lag of Chinese frontier models (~7 months, 4-14; Epoch, Grunewald) is the *total* lag: compute and
+    algorithms together. China's capability is its largest run x algorithmic efficiency x K, where K, fixed per
+    sample, is what the raw compute comparison misses: distillation from US models, diffusion of published
+    methods, and any difference in efficiency. K is set so that China at `at` equals the US at `at` - lag; later the
+    lag moves only with the two sides' compute and algorithms. K < 1 or > 1 are both possible."""
+    t0 = 1970 + (np.datetime64(at, "M").astype(int)) / 12.0
+    m0 = int(np.clip(np.searchsorted(t, t0 - 1e-9), 0, len(t) - 1))
+    target = np.log(np.maximum(us_cap, 1e-300))  # [sample, month]
+    tt = np.clip(t[m0] - lag, t[0], t[m0])
+    k = np.clip(np.searchsorted(t, tt) - 1, 0, len(t) - 2)  # month index below t0 - lag, per sample
+    rows = np.arange(len(lag))
+    frac = (tt - t[k]) / (t[k + 1] - t[k])
+    log_us_then = target[rows, k] * (1 - frac) + target[rows, k + 1] * frac
+    return np.exp(log_us_then - np.log(np.maximum(cn_raw[:, m0], 1e-300)))[:, None]
 
 
 def _month_years(ds: xr.Dataset) -> np.ndarray:
@@ -132,7 +156,15 @@ def years_behind(ds: xr.Dataset, axis: str = "stock", months: list[int] | None =
     SMIC has a 7nm-class node, as from July 2021).
     """
     at = np.arange(ds.sizes["month"]) if months is None else np.asarray(months)
-    if axis == "process_node":
+    if axis == "chip":
+        years = chip_years_behind(ds, at)
+        censored = np.zeros_like(years, dtype=bool)
+    elif axis == "same_node":
+        tm = _month_years(ds)[at]
+        years = same_node_lag(tm, ds["tsmc_node_year"].values, ds["smic_node_year"].values)
+        censored = np.isnan(years)
+        years = np.where(censored, 0.0, years)
+    elif axis == "process_node":
         from ..model.capability import node_tsmc_year
 
         tm = _month_years(ds)[at]
@@ -151,6 +183,48 @@ def years_behind(ds: xr.Dataset, axis: str = "stock", months: list[int] | None =
     return (xr.DataArray(years, coords, ("sample", "month"), name=f"years_behind_{axis}",
                          attrs={"units": "years", "censored_means": "at least this many years"}),
             xr.DataArray(censored, coords, ("sample", "month"), name=f"years_behind_{axis}_censored"))
+
+
+def chip_years_behind(ds: xr.Dataset, at: np.ndarray) -> np.ndarray:
+    """Years China's best chip trails the US frontier chip on the US per-chip trend, at month indices `at`.
+
+    The US frontier chip is read as a trend between releases, not as steps: from the latest US release at t
+    (value v, released at t_r; after the last listed release, the path itself, t_r = t) the trend falls back at
+    the sample's per-chip growth g (capability.frontier_chip_growth_per_year: Epoch's 1.6x a year, sampled 1.3-1.7)
+    to China's best chip c:
+
+        lag(t) = (t - t_r) + ln(v / c) / ln(g)
+
+    negative when China's chip is above the trend. t_r is the month the US path last changed (a release, or each
+    month once it grows past its last listed release). g is read from the US path's growth in the year after its
+    last listed release, or 1.6 when the horizon ends before that year does."""
+    us = ds["best_chip_h100e"].sel(rival="US").values.astype(np.float64)  # [sample, month]
+    cn = ds["best_chip_h100e"].sel(rival="China").values[:, at].astype(np.float64)
+    t = _month_years(ds)
+    # the month the US path last changed (a release, or growth after the last one): a flat stretch is a release's
+    step = np.r_[1.0, np.median(us[:, 1:] / np.maximum(us[:, :-1], 1e-300), axis=0)]
+    changed = step > 1 + 1e-9
+    rel = np.maximum.accumulate(np.where(changed, np.arange(len(t)), 0))
+    # g: the year of steady growth right after the last release (the same months whatever the horizon's end,
+    # so a run cut short reads the same g)
+    jumps = np.flatnonzero(step > 1.08)
+    last = int(jumps[-1]) if jumps.size else 0
+    after = np.flatnonzero(changed[last + 1:]) + last + 1  # growth steps after the last release
+    k0 = int(after[0]) if after.size else len(t)
+    grows = k0 + 11 < len(t) and bool(changed[k0:k0 + 12].all())
+    g = us[:, k0 + 11] / us[:, k0 - 1] if grows else np.full(us.shape[0], 1.6)  # twelve monthly steps
+    log_g = np.log(np.maximum(g, 1.01))[:, None]
+    v = us[:, at]
+    return (t[at] - t[rel[at]])[None, :] + np.log(np.maximum(v, 1e-300) / np.maximum(cn, 1e-300)) / log_g
+
+
+def same_node_lag(t_at: np.ndarray, tsmc_years: np.ndarray, smic_years: np.ndarray) -> np.ndarray:
+    """[sample, month]: for SMIC's best node at each month, SMIC's date for it minus TSMC's (the same-node lag the
+    debate's "2-4 years behind" means); NaN before SMIC's first node."""
+    reached = (smic_years[:, None, :] <= t_at[None, :, None]).sum(axis=2)
+    i = np.maximum(reached - 1, 0)
+    lag = np.take_along_axis(smic_years, i, axis=1) - np.take_along_axis(tsmc_years, i, axis=1)
+    return np.where(reached > 0, lag, np.nan)
 
 
 def years_behind_stock(ds: xr.Dataset, months: list[int] | None = None) -> tuple[xr.DataArray, xr.DataArray]:
@@ -177,6 +251,12 @@ def _table(values: np.ndarray, labels: list[str], censored: np.ndarray | None = 
             row["censored"] = float(censored[:, i].mean())
         out[lab] = row
     return out
+
+
+def _chip_lag_by_spec() -> dict[str, Any]:
+    from .chip_axes import spec_lags
+
+    return spec_lags()
 
 
 def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -279,6 +359,8 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "catalog_version": manifest["catalog_version"],
         "metrics": metrics,
         "probabilities": probabilities,
+        **__import__("computerace.analysis.headline", fromlist=["_"]).headline_block(ds, metrics),  # years behind beside US:China
+        "chip_lag_by_spec": _chip_lag_by_spec(),  # the chip lag on BF16, 8-bit and HBM bandwidth (catalog)
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
         **({"model_form": model_form} if forms is not None else {}),
         # a conditioned run (Run.conditioned): ESS, tempering, the observations that carried the weight, and

@@ -11,6 +11,7 @@ from .compare import compare
 from .controls import controls_app
 from .dashboard import dashboard
 from .data import data_app
+from .discover import discover
 from .presets import presets
 from .run import run
 from .sensitivity import sensitivity
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command("run")(run)
 app.command("presets")(presets)
 app.command("claims")(claims)
+app.command("discover")(discover)
 app.command("backtest")(backtest)
 app.command("compare")(compare)
 app.command("dashboard")(dashboard)

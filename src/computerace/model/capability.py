@@ -28,13 +28,13 @@ def chip_path(schedule: np.ndarray, t_years: np.ndarray, last_knot_year: float, 
     return out if multiplier is None else out * multiplier
 
 
-NODES = ("N7", "N5", "N3", "N2")
+NODES = ("N7", "N5", "N3", "N2", "A16", "A14")
 
 
 def node_tsmc_year(t_years: np.ndarray, tsmc_years: np.ndarray, smic_years: np.ndarray) -> np.ndarray:
     """TSMC's volume date of the best node SMIC has at t (for the process-node axis: lag = t - this).
 
-    tsmc_years: [sample, node] volume dates of N7, N5, N3, N2; smic_years: [sample, node] SMIC's dates for
+    tsmc_years: [sample, node] volume dates of the NODES ladder (N7 .. A14); smic_years: [sample, node] SMIC's dates for
     the same node classes, increasing along nodes. Returns [sample, len(t_years)]; NaN before SMIC's first.
     """
     reached = (smic_years[:, None, :] <= t_years[None, :, None]).sum(axis=2)  # nodes reached by t
@@ -44,12 +44,12 @@ def node_tsmc_year(t_years: np.ndarray, tsmc_years: np.ndarray, smic_years: np.n
 
 def smic_node_years(smic_7nm: np.ndarray, smic_5nm: np.ndarray, euv_year: np.ndarray,
                     years_per_node: np.ndarray) -> np.ndarray:
-    """SMIC's dates for the N7, N5, N3, N2 classes: 7 and 5 without EUV; 5 no later than EUV + one node
-    step; 3 and 2 one and two steps after EUV (or after 5nm, whichever is later). [sample, 4] years."""
+    """SMIC's dates for the NODES ladder: 7 and 5 without EUV; 5 no later than EUV + one node step; 3, 2, A16 and
+    A14 one step apart after EUV (or after 5nm, whichever is later). [sample, len(NODES)] years."""
     n5 = np.minimum(smic_5nm, euv_year + years_per_node)
     n3 = np.maximum(euv_year, n5) + years_per_node
-    n2 = n3 + years_per_node
-    return np.stack([smic_7nm, n5, n3, n2], axis=1)
+    return np.stack([smic_7nm, n5, n3, n3 + years_per_node, n3 + 2 * years_per_node, n3 + 3 * years_per_node],
+                    axis=1)
 
 
 def run_flop_per_h100e(cluster_share: np.ndarray, run_months: np.ndarray, mfu: np.ndarray) -> np.ndarray:

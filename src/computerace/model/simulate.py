@@ -172,9 +172,10 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     price_step = g("finance.price_decline_per_year") ** (-1 / 12)
     share = g("finance.compute_share")
     capex = {a: ser(f"finance.{a.lower()}_capex_usd_per_year") for a in ACTORS}
-    m_dom, m_smug = g("finance.domestic_price_multiplier"), g("finance.smuggled_price_multiplier")
+    # the domestic multiplier is a path (it widens as Western chips improve faster); the grey-market one a scalar
+    m_dom_path, m_smug = ser("finance.domestic_price_multiplier"), g("finance.smuggled_price_multiplier")
     # China's logit weights (model/choice.py) relative to the frontier price: (p_j / p)^-beta
-    w_smug, w_dom_base = choice.logit_weight(m_smug, beta), choice.logit_weight(m_dom, beta)
+    w_smug = choice.logit_weight(m_smug, beta)
     w_part = {k: choice.logit_weight(part_price[k] / part_h100e[k], beta) for k in imports.PARTS}  # x price^beta
     one = np.ones(S)
 
@@ -329,6 +330,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         # frontier parts: China may put any part of its budget into orders; the market below rations them by money
         offer["frontier"] = np.where(a_m > 0, budget["China"] / px, 0.0)
         offer["smuggled"], offer["domestic"] = smug_q, dom_h + proxy_h
+        m_dom = m_dom_path.at(m)
+        w_dom_base = choice.logit_weight(m_dom, beta)
         p_cn = {**{k: part_usd_per_h100e[k] for k in live}, "frontier": px, "smuggled": px * m_smug,
                 "domestic": price * m_dom * cost_x}
         # logit weights relative to the frontier price: constant for the options priced as multiples of it
@@ -448,7 +451,7 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
            "china_imports_h100e": parts_h_buf, "china_imports_chips": parts_chips_buf,
            "china_imports_usd": parts_usd_buf,
            "best_chip_h100e": np.stack([us_chip.T, cn_chip.T], axis=1)}
-    tsmc = np.stack([g(f"capability.tsmc_{n}_year") for n in ("n7", "n5", "n3", "n2")], axis=1)
+    tsmc = np.stack([g(f"capability.tsmc_{n.lower()}_year") for n in capability.NODES], axis=1)
     smic_nodes = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
                                             g("capability.smic_node_years_after_euv"))
     per_sample = {

@@ -46,6 +46,14 @@ def headline_sentences(summary: Mapping[str, Any]) -> list[str]:
             parts.append(f"{label} {lb}{q['p50']:.1f} years ({q['p5']:.1f}–{q['p95']:.1f})")
     if parts:
         out.append(f"In {d}, China trails the US by " + "; ".join(parts) + ".")
+    side = ((summary.get("headline") or {}).get("dates") or {}).get(d)
+    if side and side["us_to_china_ratio"].get("p50") is not None and side["years_behind_stock"].get("p50") is not None:
+        r, yb, g = side["us_to_china_ratio"], side["years_behind_stock"], side["us_growth_over_lag"]
+        growth = f" at the US's {g['p50']:.2f}x a year over that window" if g.get("p50") else ""
+        out.append(f"Side by side in {d}: the US holds {r['p50']:.1f}x China's installed stock ({r['p5']:.1f}–"
+                   f"{r['p95']:.1f}) and China is {yb['p50']:.1f} years behind ({yb['p5']:.1f}–{yb['p95']:.1f}); "
+                   f"years behind = log(ratio) / log(US growth){growth}, so slower US growth means more years "
+                   "behind at the same ratio.")
     p = summary["probabilities"]["china_overtakes_us_stock_by"]
     if p:
         out.append("Probability that China's installed stock overtakes the US's: "
@@ -111,16 +119,91 @@ def overtaking_figure(first_overtake_years: np.ndarray, years: Sequence[int]) ->
     return fig
 
 
+def sparkline_svg(sweep: Mapping[str, Any] | None, width: int = 120, height: int = 34) -> str:
+    """A claim's swept probability as a small inline SVG: P (0..1, bottom to top) against the swept threshold,
+    the claim's own threshold marked with a dot. '' when there is no sweep."""
+    if not sweep or not sweep.get("points"):
+        return ""
+    pts = [(float(x), float(p)) for x, p in sweep["points"] if p == p]
+    if len(pts) < 2:
+        return ""
+    xs = [x for x, _ in pts]
+    lo, hi = min(xs), max(xs)
+    span = (hi - lo) or 1.0
+    pad = 3
+
+    def sx(x: float) -> float:
+        return pad + (x - lo) / span * (width - 2 * pad)
+
+    def sy(p: float) -> float:
+        return height - pad - p * (height - 2 * pad)
+
+    line = " ".join(f"{sx(x):.1f},{sy(p):.1f}" for x, p in pts)
+    own = sweep.get("claim_x")
+    dot = ""
+    if own is not None:
+        near = min(pts, key=lambda q: abs(q[0] - float(own)))
+        dot = f'<circle cx="{sx(near[0]):.1f}" cy="{sy(near[1]):.1f}" r="2.6" fill="#c0392b"/>'
+    title = _e(f"{sweep.get('label', '')}: " + ", ".join(f"{x:.3g} → {p:.1%}" for x, p in pts))
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+            f"<title>{title}</title>"
+            f'<line x1="{pad}" y1="{sy(0):.1f}" x2="{width - pad}" y2="{sy(0):.1f}" stroke="#ddd"/>'
+            f'<line x1="{pad}" y1="{sy(1):.1f}" x2="{width - pad}" y2="{sy(1):.1f}" stroke="#eee"/>'
+            f'<polyline points="{line}" fill="none" stroke="#1f5fa8" stroke-width="1.5"/>{dot}</svg>')
+
+
+def _pct(p: Any) -> str:
+    if p is None:
+        return "not scored"
+    if p in (0.0, 1.0):
+        return f"{p:.0%}"
+    return "<0.1%" if p < 0.001 else ">99.9%" if p > 0.999 else f"{p:.1%}" if p < 0.1 or p > 0.9 else f"{p:.0%}"
+
+
+CLAIMS_NOTE = ("P is the share of samples in which a reading holds (of those where its metric is defined). Where the "
+               "debate's words admit several readings each is scored. The curve is P with the claim's threshold "
+               "swept around its own (the dot; hover for the values), so no answer hangs on one threshold. 'Moves it "
+               "most': P(claim | input in its top 10%) - P(claim | input in its bottom 10%), the three largest, for "
+               "the sampled parameters and the per-sample events.")
+
+
 def claims_html(rows: Sequence[Mapping[str, Any]]) -> str:
-    head = "<table><tr><th>Claim</th><th>P</th><th>Read as</th><th>What drives it</th><th>Source</th></tr>"
+    """The claims table: one row per reading (a claim's readings together), with its operationalisation, P, the
+    swept curve, a note where P is 0 or 1, the top three decile drivers, and 'not scored: <reason>' where the
+    model cannot score it."""
+    head = ("<table class='claims'><tr><th>Claim</th><th>Reading</th><th>P</th><th>Threshold swept</th>"
+            "<th>Moves it most (top − bottom decile)</th><th>Source</th></tr>")
     body = []
     for r in rows:
         src = (f'<a href="{_e(r["source_url"])}">{_e(r["source_title"] or r["source"])}</a>' if r.get("source_url")
                else "no published source found")
-        body.append(f"<tr><td>{_e(r['claim'])}<br><span class='note'>“{_e(r['quote'])}”</span></td>"
-                    f"<td><b>{r['probability']:.0%}</b></td><td>{_e(r['reading'])}</td><td>{_e(r['driver'])}</td>"
-                    f"<td>{src}</td></tr>")
-    return head + "".join(body) + "</table>"
+        readings = r.get("readings") or [r]
+        for i, rd in enumerate(readings):
+            first = i == 0
+            claim_cell = (f"<td rowspan='{len(readings)}'>{_e(r['claim'])}<br><span class='note'>“{_e(r['quote'])}”"
+                          f"</span></td>" if first else "")
+            src_cell = f"<td rowspan='{len(readings)}'>{src}</td>" if first else ""
+            op = rd.get("operationalisation") or {}
+            opline = (f"<br><span class='note'>measured as <code>{_e(op.get('metric'))}</code> "
+                      f"{_e(op.get('threshold'))} at {_e(op.get('date'))}: {_e(op.get('basis'))}</span>") if op else ""
+            label = f"<b>{_e(rd.get('id', ''))}</b>: " if len(readings) > 1 else ""
+            if rd.get("status") == "not-scored":
+                body.append(f"<tr data-claim='{_e(r['id'])}' data-reading='{_e(rd.get('id', ''))}'>{claim_cell}"
+                            f"<td>{label}{_e(rd['reading'])}{opline}</td><td><b>not scored</b></td>"
+                            f"<td colspan='2' class='note'>not scored: {_e(rd.get('reason'))}</td>{src_cell}</tr>")
+                continue
+            note = f"<br><span class='note'>{_e(rd['note'])}</span>" if rd.get("note") else ""
+            drivers = rd.get("drivers") or []
+            drive = ("<br>".join(f"<code>{_e(d['input'])}</code> <b>{d['delta']:+.2f}</b> "
+                                 f"<span class='note'>({d['p_bottom']:.0%} → {d['p_top']:.0%})</span>" for d in drivers)
+                     if drivers else f"<span class='note'>{_e(rd.get('driver') or 'does not vary in this run')}</span>")
+            sweep = rd.get("sweep")
+            curve = (sparkline_svg(sweep) + f"<br><span class='note'>{_e(sweep['label'])}</span>" if sweep
+                     else f"<span class='note'>{_e(rd.get('sweep_note') or '')}</span>")
+            body.append(f"<tr data-claim='{_e(r['id'])}' data-reading='{_e(rd.get('id', ''))}'>{claim_cell}"
+                        f"<td>{label}{_e(rd['reading'])}{opline}</td><td><b>{_pct(rd['probability'])}</b>{note}</td>"
+                        f"<td>{curve}</td><td>{drive}</td>{src_cell}</tr>")
+    return f"<p class='note'>{_e(CLAIMS_NOTE)}</p>" + head + "".join(body) + "</table>"
 
 
 def backtest_html(result: Mapping[str, Any]) -> str:

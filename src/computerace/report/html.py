@@ -150,6 +150,9 @@ def _headline_html(summary: Mapping[str, Any]) -> str:
         )
     else:
         parts.append('<p class="note">The summary holds no headline metrics.</p>')
+    side = years_behind_ratio_html(summary)
+    if side:
+        parts.append(side)
     allp = summary.get("probabilities") or {}
     probs = allp.get("china_overtakes_us_stock_by") or {}
     oper = allp.get("china_overtakes_us_operational_stock_by") or {}
@@ -165,6 +168,35 @@ def _headline_html(summary: Mapping[str, Any]) -> str:
             f"overtakes the US's</th><th>P (installed stock)</th>{extra}</tr>{body}</table>"
         )
     return "\n".join(parts)
+
+
+YEARS_BEHIND_RATIO_NOTE = (
+    "Years behind and the US:China ratio measure different things. Years behind is how far back in the US's own "
+    "history China's installed stock sits; the ratio is how many times China's stock the US holds now. They are "
+    "linked by years behind = log(ratio) / log(g), with g the US's average yearly stock growth over those years: "
+    "at a flat ratio, slower US growth stretches the years (a ratio of 8 is 2 years behind at g = 2.8x a year, "
+    "5.1 years at 1.5x). So years behind can grow while the ratio stays flat or even shrinks.")
+
+
+def years_behind_ratio_html(summary: Mapping[str, Any], years: tuple[str, ...] = HEADLINE_YEARS) -> str | None:
+    """Years behind (installed stock) beside the US:China installed ratio and the US growth that links them, at
+    each headline year, from summary.json's `headline` block (None when the summary has none)."""
+    dates = (summary.get("headline") or {}).get("dates") or {}
+    cols = [y for y in years if f"{y}-12" in dates]
+    if not cols:
+        return None
+
+    def years_fmt(x: Any) -> str:
+        return "—" if x is None else f"{float(x):.1f}"
+
+    rows = (("Years behind (installed stock)", "years_behind_stock", years_fmt),
+            ("US : China installed ratio", "us_to_china_ratio", fmt_ratio),
+            ("US stock growth over the years-behind window (per year)", "us_growth_over_lag", fmt_ratio))
+    head = "".join(f"<th>Dec {_esc(y)}</th>" for y in cols)
+    body = "".join(f"<tr><th>{_esc(label)}</th>" + "".join(_cell(dates[f'{y}-12'].get(key), fmt) for y in cols)
+                   + "</tr>" for label, key, fmt in rows)
+    return (f'<table class="headline years-behind-ratio"><tr><th>Side by side</th>{head}</tr>{body}</table>'
+            f'<p class="note">{_esc(YEARS_BEHIND_RATIO_NOTE)}</p>')
 
 
 MODEL_FORM_HEADLINES = (("years_behind_stock", "Years behind (installed stock)", lambda x: f"{float(x):.1f}"),

@@ -305,6 +305,15 @@ def create_app(default_samples: int = DEFAULT_SAMPLES, host: str = "127.0.0.1", 
         """Claims from the public debate with their probability under this run, when the claims module exists."""
         return service.claims(st)
 
+    @app.get("/api/discover", tags=["answers"], responses=_errors(*COMPUTE_ERRORS))
+    def discover(st: StateDep, outcome: str = Query("overtake-by-2040", max_length=200,
+                                                   description="a built-in outcome (overtake-by-YYYY, "
+                                                   "years-behind-below-K-in-YYYY), a claim id, or an expression "
+                                                   "(docs/discover.md)")) -> dict[str, Any]:
+        """Which worlds make an outcome happen: PRIM boxes with coverage and density, said in words, on the view's
+        prior samples (as `computerace discover --json`), and the peeling trajectory as a Plotly figure."""
+        return service.discover(st, outcome)
+
     @app.get("/api/sources/{source_id}", tags=["sources"], responses=_errors(*BASE_ERRORS, 404))
     def source(source_id: str) -> dict[str, Any]:
         """One source of the catalog by id: title, URL, publisher, date, quote, status."""

@@ -33,7 +33,7 @@ HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 
-PROTECTED = ("/api/run", "/api/download/", "/api/claims", "/api/parameters")
+PROTECTED = ("/api/run", "/api/download/", "/api/claims", "/api/parameters", "/api/discover")
 """Path prefixes of the routes that compute (simulations, claims) or start work (the sensitivity ranking)."""
 
 

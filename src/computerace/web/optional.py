@@ -4,7 +4,8 @@ Both are feature-detected (`importlib.util.find_spec`, nothing imported until ne
 works without them and picks them up, with no change here, once they are installed:
 
 - claims: `computerace.analysis.claims.score(scenario, samples=, seed=)`, a list of dicts with `id`,
-  `claim`, `probability`, `reading`, `quote`, `source`, `source_url` and `driver`.
+  `claim`, `probability`, `reading`, `quote`, `source`, `source_url`, `driver`, `drivers` (decile deltas),
+  `sweep` and `readings`; claims the model cannot score yet are listed apart under `not_scored`.
 - sensitivity: `computerace sensitivity PRESET --metric years_behind_stock --year 2030 --json`, run once
   per preset in a background process at low priority; its output lists parameters with an index
   (`ST`, `total`, `S1` ...). Until it finishes, or when it is absent, inputs follow INFLUENTIAL.
@@ -268,10 +269,12 @@ def claims_for(scenario: Any, samples: int, seed: int) -> dict[str, Any]:
     mod = importlib.import_module("computerace.analysis.claims")
     if not callable(getattr(mod, "score", None)):
         return {"available": False, "claims": [], "reason": "computerace.analysis.claims has no score()"}
-    rows = []
+    rows, not_scored = [], []
+    keys = ("id", "claim", "reading", "quote", "source", "source_title", "source_url", "driver", "drivers", "note",
+            "status", "reason", "samples_scored", "operationalisation", "sweep", "cdf", "sweep_note", "readings")
     for r in mod.score(scenario, samples=samples, seed=seed):
         p = r.get("probability")
-        rows.append({k: r.get(k) for k in ("id", "claim", "reading", "quote", "source", "source_title",
-                                           "source_url", "driver")}
-                    | {"probability": float(p) if isinstance(p, int | float) else None})
-    return {"available": True, "claims": rows, "reason": ""}
+        row = {k: r.get(k) for k in keys} | {"probability": float(p) if isinstance(p, int | float) else None}
+        # the drivers are claims.decile_drivers' rows as `computerace claims --json` prints them, unchanged
+        (rows if row["probability"] is not None else not_scored).append(row)
+    return {"available": True, "claims": rows, "not_scored": not_scored, "reason": ""}

@@ -54,6 +54,17 @@ class State:
         return {k: v for k, _, v in self.overrides}
 
 
+def _plain(x: Any) -> Any:
+    """numpy values in a Plotly figure, as JSON numbers and lists."""
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON: {type(x).__name__}")
+
+
 @dataclass
 class Entry:
     """A cached result: the summary and series as JSON text, and (while recent) the Run itself."""
@@ -338,6 +349,26 @@ class Service:
             if e.claims is None:
                 e.claims = optional.claims_for(self.scenario(st), st.samples, st.seed)
         return e.claims | {"scenario_hash": e.scenario_hash, "seed": e.seed, "samples": e.samples}
+
+    def discover(self, st: State, outcome: str) -> dict[str, Any]:
+        """Scenario discovery (analysis/discover.py) on the view's prior samples, cached with its entry: the result
+        as `computerace discover --json` prints it, plus the peeling trajectory as a Plotly figure."""
+        import computerace as cr
+
+        from ..analysis.discover import check_outcome, discover
+        from ..report.discover_section import trajectory_figure
+
+        check_outcome(outcome)  # a UserError (422) before any work
+        e, _ = self.result(st)
+        key = "discover:" + outcome
+        with self._claims_lock:  # one discovery (or claims scoring) at a time
+            if key not in e.extras:
+                with self._compute:
+                    prior = cr.run(self.scenario(st), samples=st.samples, seed=st.seed)
+                result = discover(prior, outcome)
+                e.extras[key] = result.to_dict() | {"figure": json.loads(json.dumps(
+                    trajectory_figure(result).to_plotly_json(), default=_plain))}
+        return e.extras[key] | {"scenario_hash": e.scenario_hash, "seed": e.seed, "samples": e.samples}
 
     # ------------------------------------------------------------------------------ downloads
     def summary_text(self, st: State) -> tuple[str, Entry]:

@@ -533,6 +533,60 @@ function watchClaims() {
   }).observe($("claims"));
 }
 
+// A probability of exactly 0 or 1 is shown with the claims module's note (it does not happen in any sample).
+function fmtClaimP(p) {
+  if (p === null || p === undefined) return "—";
+  if (p === 0 || p === 1) return (100 * p).toFixed(0) + "%";
+  if (p < 0.001) return "<0.1%";
+  if (p > 0.999) return ">99.9%";
+  return fmtPct(p);
+}
+function readingCell(rd, labelled) {
+  const op = rd.operationalisation || {};
+  const kids = [];
+  if (labelled) kids.push(el("b", {text: (rd.id || "") + ": "}));
+  kids.push(document.createTextNode(rd.reading || ""));
+  if (op.metric) {
+    kids.push(el("br"), el("span", {class: "note", text: `measured as ${[].concat(op.metric).join(", ")} ` +
+                                    `${op.threshold} at ${[].concat(op.date).join(", ")}: ${op.basis}`}));
+  }
+  if (rd.note) kids.push(el("br"), el("span", {class: "note claim-note", text: rd.note}));
+  return el("span", {}, ...kids);
+}
+function driversCell(rd) {
+  const ds = rd.drivers || [];
+  if (!ds.length) return el("span", {class: "note", text: rd.driver || "does not vary in this run"});
+  return el("span", {class: "drivers"}, ...ds.flatMap((d, i) => [i ? el("br") : null,
+    el("code", {text: d.input}), document.createTextNode(" "),
+    el("b", {text: (d.delta >= 0 ? "+" : "") + d.delta.toFixed(2)}),
+    el("span", {class: "note", text: ` (${fmtPct(d.p_bottom)} → ${fmtPct(d.p_top)})`})]));
+}
+// The swept probability as a small inline SVG (P from 0 at the bottom to 1 at the top; the dot is the claim's
+// own threshold); its title lists the values.
+function sparkline(sw, note) {
+  if (!sw || !sw.points || sw.points.length < 2) return el("span", {class: "note", text: note || ""});
+  const NS = "http://www.w3.org/2000/svg", W = 120, H = 34, pad = 3;
+  const pts = sw.points.filter((p) => p[1] !== null && isFinite(p[1]));
+  const xs = pts.map((p) => p[0]), lo = Math.min(...xs), span = (Math.max(...xs) - lo) || 1;
+  const sx = (x) => pad + (x - lo) / span * (W - 2 * pad), sy = (p) => H - pad - p * (H - 2 * pad);
+  const mk = (tag, attrs) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  };
+  const svg = mk("svg", {class: "spark", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img"});
+  const title = mk("title", {});
+  title.textContent = sw.label + ": " + pts.map((p) => `${Number(p[0].toPrecision(3))} → ${fmtPct(p[1])}`).join(", ");
+  svg.append(title, mk("line", {x1: pad, y1: sy(0), x2: W - pad, y2: sy(0), stroke: "#ddd"}),
+             mk("polyline", {points: pts.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" "),
+                             fill: "none", stroke: "#1f5fa8", "stroke-width": 1.5}));
+  if (sw.claim_x !== null && sw.claim_x !== undefined) {
+    const near = pts.reduce((a, p) => Math.abs(p[0] - sw.claim_x) < Math.abs(a[0] - sw.claim_x) ? p : a, pts[0]);
+    svg.append(mk("circle", {cx: sx(near[0]).toFixed(1), cy: sy(near[1]).toFixed(1), r: 2.6, fill: "#c0392b"}));
+  }
+  return svg;
+}
+
 async function showClaims(token, q, baseState) {
   const body = $("claims-body");
   try {
@@ -548,19 +602,41 @@ async function showClaims(token, q, baseState) {
     const base = b && b.available ? Object.fromEntries(b.claims.map((x) => [x.id, x.probability])) : null;
     const head = el("tr", {}, el("th", {text: "claim"}), el("th", {text: "P(true)"}),
                     base ? el("th", {text: "baseline"}) : null, el("th", {text: "read as"}),
-                    el("th", {text: "source"}), el("th", {text: "what drives it"}));
-    const rows = c.claims.map((x) => el("tr", {"data-claim": x.id || "", "data-p": String(x.probability)},
-      el("td", {title: x.quote || ""}, x.claim || x.id || ""),
-      el("td", {class: "num", text: fmtPct(x.probability)}),
-      base ? el("td", {class: "num", text: fmtPct(base[x.id])}) : null,
-      el("td", {text: x.reading || ""}),
-      el("td", {}, x.source_url ? el("a", {href: x.source_url, target: "_blank", rel: "noopener noreferrer",
-                                           title: x.source_title || "", text: x.source}) : (x.source || "")),
-      el("td", {text: x.driver || ""})));
+                    el("th", {text: "threshold swept"}), el("th", {text: "moves it most (top − bottom decile)"}),
+                    el("th", {text: "source"}));
+    const rows = [];
+    for (const x of c.claims) {
+      const readings = x.readings && x.readings.length ? x.readings : [x];
+      readings.forEach((rd, i) => {
+        const first = i === 0;
+        const attrs = first ? {"data-claim": x.id || "", "data-p": String(x.probability)}
+                            : {class: "reading", "data-reading": (x.id || "") + "/" + (rd.id || "")};
+        const scored = rd.status !== "not-scored" && rd.probability !== null && rd.probability !== undefined;
+        rows.push(el("tr", attrs,
+          el("td", {title: x.quote || ""}, first ? (x.claim || x.id || "") : ""),
+          el("td", {class: "num", text: scored ? fmtClaimP(rd.probability) : "not scored"}),
+          base ? el("td", {class: "num", text: first ? fmtClaimP(base[x.id]) : ""}) : null,
+          el("td", {}, readingCell(rd, readings.length > 1)),
+          el("td", {}, scored ? sparkline(rd.sweep, rd.sweep_note) : ""),
+          el("td", {}, scored ? driversCell(rd) : el("span", {class: "note", text: "not scored: " + (rd.reason || "")})),
+          el("td", {}, first ? (x.source_url ? el("a", {href: x.source_url, target: "_blank", rel: "noopener noreferrer",
+                                                        title: x.source_title || "", text: x.source})
+                                             : (x.source || "no published source found")) : "")));
+      });
+    }
+    for (const x of c.not_scored || []) {
+      rows.push(el("tr", {class: "not-scored", "data-not-scored": x.id || ""},
+        el("td", {title: x.quote || ""}, x.claim || x.id || ""), el("td", {class: "num", text: "not scored"}),
+        base ? el("td", {}) : null, el("td", {text: x.reading || ""}),
+        el("td", {colspan: "2", class: "note", text: "not scored: " + (x.reason || "")}),
+        el("td", {text: x.source || "no published source found"})));
+    }
     body.replaceChildren(el("p", {class: "note", text: `Share of the ${c.samples.toLocaleString("en-US")} ` +
-                                  "samples in which each claim, as defined in data/claims.yaml, holds. Hover a claim " +
-                                  "for its quote."}),
-                         el("table", {}, head, ...rows));
+                                  "samples in which each claim, as defined in data/claims.yaml, holds; where the " +
+                                  "debate's words admit several readings each is scored. The curve is P with the " +
+                                  "claim's threshold swept around its own (dot). 'Moves it most': P(claim | input " +
+                                  "in its top 10%) − P(claim | input in its bottom 10%). Hover a claim for its quote."}),
+                         el("table", {class: "claims"}, head, ...rows));
     document.body.dataset.claims = c.scenario_hash;
   } catch (e) {
     claimsShown = null;
@@ -583,3 +659,31 @@ async function main() {
 }
 
 main().catch((e) => { showError(e.message); $("status").textContent = "The dashboard could not start."; });
+
+
+// Scenario discovery: on request only (PRIM takes a few seconds), for the view on screen.
+async function showDiscover() {
+  const body = $("discover-body");
+  const outcome = $("discover-outcome").value;
+  body.replaceChildren(el("p", {class: "note", text: "Searching…"}));
+  try {
+    const q = apiQuery(S);
+    q.set("outcome", outcome);
+    const d = await getJSON("/api/discover?" + q);
+    const parts = [el("p", {text: d.statement})];
+    for (const b of d.boxes || []) {
+      parts.push(el("p", {class: "note", text: "Box " + b.number + ": coverage " + (100 * b.coverage).toFixed(0) + "%, density " + (100 * b.density).toFixed(0) + "%, mass " + (100 * b.mass).toFixed(0) + "%"}));
+      const rows = (b.dimensions || []).map((l) => el("tr", {}, el("td", {text: l.name}), el("td", {text: l.words})));
+      parts.push(el("table", {class: "claims"}, el("tr", {}, el("th", {text: "input"}), el("th", {text: "limit"})),
+                    ...rows));
+    }
+    body.replaceChildren(...parts);
+    if (d.figure) Plotly.react("chart-discover", d.figure.data, d.figure.layout, {displayModeBar: "hover"});
+  } catch (err) {
+    body.replaceChildren(el("p", {class: "error", text: String(err.message || err)}));
+  }
+}
+document.addEventListener("DOMContentLoaded", () => {
+  const go = $("discover-go");
+  if (go) go.addEventListener("click", showDiscover);
+});
