@@ -13,6 +13,7 @@ BIG = 1e13  # USD/year or GW that never binds
 
 # Everything off: no Western or domestic output, no events, no caps. Cases switch mechanisms on.
 OFF = {
+    "finance.china_compute_share_ratio": 1.0,  # China's budget is capex x compute_share, as the others'
     "supply.western_production_2022_h100e_per_month": 0.0,
     "supply.western_area_growth_per_year": 1.0,
     "supply.chip_efficiency_growth_per_year": 1.0,

@@ -46,7 +46,7 @@ SAMPLE_METRICS = ("stock_h100e", "operational_h100e", "power_gw", "additions_h10
                   "price_usd_per_h100e", "china_share", "china_share_with_remote", "us_to_china_ratio",
                   "us_to_china_additions_ratio", "us_to_china_spend_ratio", "china_to_us_price_ratio")
 #: Metrics computed here (docstring of `claim_values`).
-CLAIM_METRICS = ("china_die_yield", "leading_lab_h100e")
+CLAIM_METRICS = ("china_die_yield", "leading_lab_h100e", "china_effective_spend_share")
 KINDS = ("between", "growth", "overtake", "binding", "event_before", "counterfactual")
 STATUSES = ("scored", "not-scored")
 OPERATIONALISATION_KEYS = ("metric", "threshold", "date", "basis")
@@ -304,6 +304,9 @@ def claim_values(ds: Any, metric: str, key: str = "China", date: str = "2030-12"
       With `area_mm2` the yield is rescaled to a die of that area by the Poisson model the chain uses
       (Y_A = Y^(A / A_model), A_model = supply.china_die_area_mm2; exact month by month, approximate for a
       year's average).
+    - china_effective_spend_share (date YYYY, option `since` YYYY): China's spend on accelerators over its AI capex,
+      summed over the years since..date: the share of the pipe that is not leaked (finance.compute_share x
+      finance.china_compute_share_ratio, less what supply or power left unbought).
     - leading_lab_h100e (key US or China, date YYYY-MM): the largest single run's compute as AI 2027 counts a
       leading lab's: installed stock x its largest-run share, in units of the US's share
       (capability.cluster_share, constant within a sample, so it cancels in growth factors and ratios): the US's
@@ -320,6 +323,13 @@ def claim_values(ds: Any, metric: str, key: str = "China", date: str = "2030-12"
         if opts.get("area_mm2"):
             yld = yld ** (float(opts["area_mm2"]) / _model_die_area(ds))
         return yld
+    if metric == "china_effective_spend_share":  # what China's accelerators cost over its AI capex, since..date
+        y1, y0 = int(str(date)[:4]), int(opts.get("since", str(date)[:4]))
+        years = [y for y in ds["year"].values.tolist() if y0 <= y <= y1]
+        spend = ds["spend_usd"].sel(actor="China", year=years).values.astype(np.float64).sum(axis=1)
+        capex = ds["capex_usd"].sel(actor="China", year=years).values.astype(np.float64).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(capex > 0, spend / np.where(capex > 0, capex, 1.0), np.nan)
     if metric == "leading_lab_h100e":
         i = _month_index(ds, str(date))
         stock = ds["stock_h100e"].isel(month=i).sel(actor=key).values.astype(np.float64)
@@ -392,7 +402,7 @@ def leaves(defn: dict[str, Any], ds: Any, counterfactual: Any = None) -> list[Le
     metric = _leaf_metric(defn)
     if kind == "between":
         key = defn.get("key", "China")
-        opts = {k: defn[k] for k in ("area_mm2",) if k in defn}
+        opts = {k: defn[k] for k in ("area_mm2", "since") if k in defn}
         if "dates" in defn:
             v = np.stack([claim_values(ds, defn["metric"], key, _date(d), **opts) for d in defn["dates"]], axis=1)
         else:
@@ -605,6 +615,28 @@ def driver_text(drivers: list[dict[str, Any]], probability: float | None) -> str
                      "in its top)" for d in drivers)
 
 
+def extremes_statement(ls: list[Leaf], mask: np.ndarray, p: float) -> str:
+    """Why a claim is never (or always) true in a run: the range each condition's metric takes over the samples
+    against the claim's window, and what scenario discovery can say (no sample to separate, so no region of the
+    inputs within the scenario's ranges changes the outcome at this sample size)."""
+    parts = []
+    for leaf in ls:
+        if leaf.values is None:
+            continue
+        v = np.asarray(leaf.values, dtype=np.float64)[mask]
+        v = v[np.isfinite(v)]
+        if v.size:
+            window = (f"{'>' if leaf.low_strict else '>='} {leaf.low:g}" if leaf.high is None else
+                      f"{'<' if leaf.high_strict else '<='} {leaf.high:g}" if leaf.low is None else
+                      f"{leaf.low:g} to {leaf.high:g}")
+            parts.append(f"{leaf.metric} spans {v.min():.3g} to {v.max():.3g} over the samples (the claim: {window})")
+    n = int(mask.sum())
+    rule = (f"scenario discovery finds no region of the inputs, within the scenario's ranges, where it "
+            f"{'happens' if p == 0.0 else 'fails'}: no sample of {n:,} does (at 95% confidence its probability is "
+            f"{'below' if p == 0.0 else 'above'} {3 / n if p == 0.0 else 1 - 3 / n:.2%})")
+    return "; ".join(parts + [rule])
+
+
 def probability_note(p: float | None) -> str | None:
     """The statement a probability of exactly 0 or 1 needs (None otherwise)."""
     if p is None or not np.isfinite(p):
@@ -636,8 +668,23 @@ def score_reading(r: Reading, ds: Any, counterfactual: Any = None, inputs: dict[
                        "drivers": [], "driver": f"not scored: {reason}"}
     p = _share(hit, mask)
     sweep, cdf, sweep_note = sweeps(ls, mask, r.operationalisation.get("sweep"))
+    parts = r.definition.get("all", [r.definition])
+    if sweep is None and all(d.get("kind") == "binding" for d in parts):  # categories: sweep the year instead
+        y0 = int(parts[0]["year"])
+        years = [y for y in range(y0 - 3, y0 + 4) if y in ds["year"].values.tolist()]
+
+        def at(y: int) -> dict[str, Any]:
+            moved = [{**d, "year": int(d["year"]) + y - y0} for d in parts]
+            return moved[0] if len(moved) == 1 else {"all": moved}
+
+        sweep = {"kind": "year", "metric": "binding_constraint", "claim_x": y0,
+                 "label": "P(the claimed limits bind in year k)",
+                 "points": [[y, _share(outcome(at(y), ds), mask)] for y in years]}
+        sweep_note = "the claim names limits (categories), so its year is swept instead of a threshold"
     drivers = decile_drivers(driver_inputs(ds) if inputs is None else inputs, hit, mask)
     note = probability_note(p)
+    if note is not None:  # 0 or 1: say why, from the samples, which cover the scenario's whole ranges
+        note = f"{note}: {extremes_statement(ls, mask, p)}"
     if n < len(mask):
         scope = f"scored on the {n:,} of {len(mask):,} samples where the metric is defined"
         note = scope if note is None else f"{note}; {scope}"

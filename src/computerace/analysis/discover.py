@@ -22,7 +22,8 @@ The box reported from a peeling trajectory (the rule, `choose_box`): among the b
 `density_tolerance` (0.02) of that, then the one with more coverage. Restrictions whose quasi-p-value (a one-sided
 binomial test of the box against the box without that restriction, Bryant and Lempert 2010) exceeds `max_qp`
 (0.05) are then dropped one at a time, worst first, with ema-workbench's `drop_restriction`, and the box's
-statistics are those after the drops. A box is reported only when its density reaches `threshold` (default: the
+statistics are those after the drops; if the drops would take the box below the threshold, the chosen box is
+reported as it was, flagged as weak in its words. A box is reported only when its density reaches `threshold` (default: the
 base rate plus half the way to 1, capped at 0.5, and never below the base rate plus 0.05) and exceeds the
 base rate; then PRIM looks for a further box among the samples outside it, up to `max_boxes`.
 
@@ -603,6 +604,14 @@ def discover(run_or_dataset: Any, outcome: str, *, scenario: Any = None, thresho
         j = pbox._cur_box  # noqa: SLF001 (the selected step: `i` or the step after the drops)
         row = pbox.peeling_trajectory.iloc[j]
         density = float(row.density)
+        weak = False
+        if drops and (density < thr - 1e-12 or density <= base or int(row.res_dim) == 0):
+            # dropping the insignificant limits loses the box: report the chosen box as it was, flagged as weak
+            _quiet(pbox.select, i)
+            drops, weak = [], True
+            j = pbox._cur_box  # noqa: SLF001
+            row = pbox.peeling_trajectory.iloc[j]
+            density = float(row.density)
         if j == 0 or int(row.res_dim) == 0 or density < thr - 1e-12 or density <= base:
             if not boxes:
                 best = max((t["density"] for t in traj if t["coverage"] >= min_coverage - 1e-12), default=base)
@@ -624,6 +633,9 @@ def discover(run_or_dataset: Any, outcome: str, *, scenario: Any = None, thresho
         b = Box(len(boxes) + 1, i, float(row.coverage), density, float(row.mass), int(row.n), int(row.k), dims,
                 drops, "", traj)
         b.words = box_words(label, b)
+        if weak:
+            b.words += (" A weak box: not every limit is significant at the 5% level (quasi-p-values in the table), "
+                        "and without them the box would be no denser than the threshold.")
         boxes.append(b)
         outside[np.asarray(pbox.yi)] = False
     if not boxes:

@@ -171,6 +171,8 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     price = finance.price_start(g("finance.price_2024_usd_per_h100e"), g("finance.price_decline_per_year"), t[0])
     price_step = g("finance.price_decline_per_year") ** (-1 / 12)
     share = g("finance.compute_share")
+    # "leaky pipes": the share of China's AI capex that reaches accelerators, relative to the other actors'
+    share_cn = share * g("finance.china_compute_share_ratio")
     capex = {a: ser(f"finance.{a.lower()}_capex_usd_per_year") for a in ACTORS}
     # the domestic multiplier is a path (it widens as Western chips improve faster); the grey-market one a scalar
     m_dom_path, m_smug = ser("finance.domestic_price_multiplier"), g("finance.smuggled_price_multiplier")
@@ -279,7 +281,7 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         capex_m = {a: capex[a].at(m) for a in ACTORS}
         if t[m] + 1 / 12 > first["bust"]:  # a bust cuts US capex and part of RoW's (China's is state-directed)
             capex_m["US"], capex_m["RoW"] = capex_m["US"] * bust_t["US"][m], capex_m["RoW"] * bust_t["RoW"][m]
-        budget = {a: finance.monthly_budget(capex_m[a], share) for a in ACTORS}
+        budget = {a: finance.monthly_budget(capex_m[a], share_cn if a == "China" else share) for a in ACTORS}
         for a in ACTORS:
             capex_y[a][y] += capex_m[a] / 12.0
         # a Taiwan conflict sets Western price-performance and energy efficiency back by lost x setback years
