@@ -253,6 +253,12 @@ def _table(values: np.ndarray, labels: list[str], censored: np.ndarray | None = 
     return out
 
 
+def headline_block(ds: xr.Dataset, metrics: dict[str, Any]) -> dict[str, Any]:
+    from .headline import headline_block as block
+
+    return block(ds, metrics)
+
+
 def _chip_lag_by_spec() -> dict[str, Any]:
     from .chip_axes import spec_lags
 
@@ -359,7 +365,7 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "catalog_version": manifest["catalog_version"],
         "metrics": metrics,
         "probabilities": probabilities,
-        **__import__("computerace.analysis.headline", fromlist=["_"]).headline_block(ds, metrics),  # years behind beside US:China
+        **headline_block(ds, metrics),  # years behind beside the US:China ratio (analysis/headline.py)
         "chip_lag_by_spec": _chip_lag_by_spec(),  # the chip lag on BF16, 8-bit and HBM bandwidth (catalog)
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
         **({"model_form": model_form} if forms is not None else {}),
