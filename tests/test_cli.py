@@ -93,3 +93,23 @@ def test_version_prints_the_package_version_and_exits_0():
 
     p = subprocess.run([CR, "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.strip() == computerace.__version__
+
+
+def test_point_mode_simulates_one_sample_with_the_same_path(tmp_path):
+    """`--point` is one deterministic path: the CLI simulates it once, and it equals any sample of a point run."""
+    import computerace as cr
+
+    p = cli("run", "ai2027", "--point", "--quiet", "--json", "--out", str(tmp_path / "o"))
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["samples"] == 1
+    two = cr.run(cr.load_scenario("ai2027", {"mode": "point"}), samples=2, seed=0).summary()
+    for key in ("US", "China"):
+        assert s["metrics"]["stock_h100e"][key]["2030-12"]["p50"] == two["metrics"]["stock_h100e"][key]["2030-12"]["p50"]
+
+
+def test_no_netcdf_writes_the_summary_and_report_only(tmp_path):
+    p = cli("run", "--samples", "200", "--no-netcdf", "--quiet", "--out", str(tmp_path / "o"))
+    assert p.returncode == 0, p.stderr
+    assert sorted(x.name for x in (tmp_path / "o").iterdir()) == ["manifest.json", "quantiles.csv", "report.html",
+                                                                   "summary.json"]

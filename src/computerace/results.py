@@ -206,8 +206,8 @@ class Run:
         return render_report(self.dataset, self.summary(), self.manifest, years_behind=self.years_behind(),
                              answers=A.headline_sentences(self.summary()), extra=extra)
 
-    def save(self, out_dir: str | Path, report: bool = True, sensitivity: Any = None, backtest: Any = None
-             ) -> dict[str, Path]:
+    def save(self, out_dir: str | Path, report: bool = True, sensitivity: Any = None, backtest: Any = None,
+             netcdf: bool = True) -> dict[str, Path]:
         """Write summary.json, run.nc, quantiles.csv, manifest.json, report.html (and inference.nc for a conditioned
         run) as one whole: into a staging directory renamed over `out_dir` (outdir.RunDirectory), so `out_dir`
         holds the previous run or this one, never a mix, and a killed run leaves no temporary files."""
@@ -215,20 +215,24 @@ class Run:
 
         out = Path(out_dir)
         with RunDirectory(out) as stage:
-            written = self._write(stage, report, sensitivity, backtest)
+            written = self._write(stage, report, sensitivity, backtest, netcdf)
         return {name: out / p.name for name, p in written.items()}
 
-    def _write(self, out: Path, report: bool, sensitivity: Any, backtest: Any) -> dict[str, Path]:
+    def _write(self, out: Path, report: bool, sensitivity: Any, backtest: Any, netcdf: bool = True
+               ) -> dict[str, Path]:
         paths = {name: out / name for name in FILES}
         atomic_write(paths["summary.json"], strict_json(self.summary()))
         atomic_write(paths["quantiles.csv"], self.quantiles_csv())
         atomic_write(paths["manifest.json"], strict_json(self.manifest))
-        # Uncompressed: zlib takes seconds and saves ~25% on these random-looking floats.
-        ds = self.dataset.copy()
-        ds["taiwan_event_year"] = ds["taiwan_event_year"].where(np.isfinite(ds["taiwan_event_year"]), 1e9)
-        ds["taiwan_event_year"].attrs["note"] = "1e9 means no disruption within the horizon"
-        ds.to_netcdf(paths["run.nc"], engine="netcdf4")
-        if self._prior is not None:  # a conditioned run: prior, posterior and observations
+        if not netcdf:  # only the summary, quantiles, manifest and report (run --no-netcdf)
+            paths.pop("run.nc")
+        else:
+            # Uncompressed: zlib takes seconds and saves ~25% on these random-looking floats.
+            ds = self.dataset.copy()
+            ds["taiwan_event_year"] = ds["taiwan_event_year"].where(np.isfinite(ds["taiwan_event_year"]), 1e9)
+            ds["taiwan_event_year"].attrs["note"] = "1e9 means no disruption within the horizon"
+            ds.to_netcdf(paths["run.nc"], engine="netcdf4")
+        if self._prior is not None and netcdf:  # a conditioned run: prior, posterior and observations
             from .analysis.evidence import write_inference
 
             paths["inference.nc"] = out / "inference.nc"

@@ -119,8 +119,10 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table."),
     json_: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html (faster)."),
+    no_netcdf: bool = typer.Option(False, "--no-netcdf", help="Skip run.nc and inference.nc (every sample): write "
+                                   "only the summary, quantiles, manifest and report (faster, far smaller)."),
     point: bool = typer.Option(False, "--point", help="Point mode: every distribution at its median "
-                               "(one deterministic path; same as 'mode: point' in the scenario)."),
+                               "(one deterministic path, simulated once; same as 'mode: point' in the scenario)."),
     as_of: str = typer.Option(None, "--as-of", help="YYYY-MM-DD: refuse any parameter whose source was "
                               "published after this date (naming each one)."),
     evidence: Path = typer.Option(None, "--evidence", help="A CSV of your own evidence rows (evidence.csv's columns): "
@@ -166,6 +168,8 @@ def run(
 
         obs = observations(rows=list(catalog_evidence(as_of) if as_of else catalog_evidence())
                            + read_evidence_file(evidence))
+    if sc.resolved.get("mode") == "point" and samples != 1:
+        samples = 1  # point mode is one deterministic path: every sample would be the same
     from ..outdir import check_target, safe_name
 
     out_dir = out or Path("computerace-out") / safe_name(sc.name)  # never outside computerace-out/, whatever the name
@@ -193,7 +197,7 @@ def run(
 
         sensitivity = sobol(sc, metric="years_behind_stock", year=2030, samples=512, seed=seed)
         backtest = run_backtest("2024-01-01", sc, samples=min(samples, 2000), seed=seed)
-    paths = result.save(out_dir, report=not no_report, sensitivity=sensitivity, backtest=backtest)
+    paths = result.save(out_dir, report=not no_report, sensitivity=sensitivity, backtest=backtest, netcdf=not no_netcdf)
     summary = result.summary()
     if json_:
         print_json(summary)
