@@ -334,3 +334,18 @@ def test_no_python_reprs_on_the_page(page, server):
         assert needle not in text, needle
     label = page.inner_text(".param[data-key='events.controls_shift_allowed'] .pval")
     assert "mixture(" in label and "uniform(low 0.1, high 0.6)" in label
+
+
+def test_discover_box_finds_the_region_on_request(page, server):
+    """'Which worlds make it happen': nothing runs until asked; then the statement of /api/discover and its
+    trajectory chart appear."""
+    open_page(page, server)
+    assert page.inner_text("#discover-body") == ""
+    page.locator("#discover").scroll_into_view_if_needed()
+    page.click("#discover-go")
+    page.wait_for_selector("#discover-body p:has-text('overtakes')", timeout=120_000)
+    body = httpx.get(server + "/api/discover", params={"samples": SAMPLES, "outcome": "overtake-by-2040"},
+                     timeout=300).json()
+    assert body["statement"] in page.inner_text("#discover-body")
+    if body["boxes"]:
+        page.wait_for_function("() => (document.getElementById('chart-discover').data || []).length > 0")

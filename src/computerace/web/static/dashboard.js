@@ -683,7 +683,9 @@ async function showDiscover() {
     body.replaceChildren(el("p", {class: "error", text: String(err.message || err)}));
   }
 }
-document.addEventListener("DOMContentLoaded", () => {
+function wireDiscover() {
   const go = $("discover-go");
   if (go) go.addEventListener("click", showDiscover);
-});
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wireDiscover);
+else wireDiscover();
