@@ -335,3 +335,24 @@ def test_yield_claim_is_scored_on_physics_form_samples_only():
     assert all(o["samples_scored"] == physics < 300 for o in out)
     assert all("scored on the" in o["note"] for o in out)
     assert out[1]["probability"] >= out[0]["probability"]  # a larger die yields worse
+
+
+def test_counterfactual_claims_on_a_posterior_pair_each_sample_with_its_prior_draw():
+    """A conditioned run's sample i copies prior sample prior_sample[i]; the counterfactual run (same seed) must be
+    read at that prior index, or the comparison would pair different worlds (common random numbers broken)."""
+    import computerace as cr
+    from computerace.analysis.claims import score
+
+    prior = cr.run("baseline", samples=400, seed=3)
+    post = prior.conditioned()
+    cid = "export-controls-backfired"
+    p_post = score(None, run=post, claim_ids=[cid])[0]["probability"]
+    # by hand: the claim's outcome per prior sample, then read at the posterior's prior indices
+    per_prior = score(None, run=prior, claim_ids=[cid])[0]
+    from computerace.analysis.claims import load_claims, outcome
+
+    defn = next(c for c in load_claims() if c.id == cid).definition
+    cf = cr.run("no-export-controls", samples=400, seed=3).dataset
+    hit_prior = outcome(defn, prior.dataset, cf)
+    assert per_prior["probability"] == pytest.approx(hit_prior.mean())
+    assert p_post == pytest.approx(hit_prior[post.dataset["prior_sample"].values].mean())

@@ -730,7 +730,10 @@ def score(scenario: Any, samples: int = 4000, seed: int = 0, claim_ids: list[str
             if r.definition is not None and any(leaf.get("kind") == "counterfactual" for leaf in _leaves_of(r.definition)):
                 name = next(leaf["preset"] for leaf in _leaves_of(r.definition) if leaf.get("kind") == "counterfactual")
                 if name not in cf_runs:
-                    cf_runs[name] = cr.run(name, samples=samples, seed=seed).dataset
+                    cf_ds = cr.run(name, samples=samples, seed=seed).dataset
+                    if "prior_sample" in ds:  # a posterior: pair each sample with the prior draw it copies
+                        cf_ds = cf_ds.isel(sample=ds["prior_sample"].values)
+                    cf_runs[name] = cf_ds
                 cf = cf_runs[name]
             scored.append(score_reading(r, ds, cf, inputs))
         first = scored[0]
