@@ -78,3 +78,16 @@ def test_china_ahead_gives_negative_years_on_every_axis():
             continue  # node dates are not paths; capability is calibrated to an observed lag (zero here)
         yb, _ = years_behind(synthetic(CN, US), axis)
         assert (yb.values[0, 40:] < 0).all(), axis
+
+
+def test_headline_reuses_summarys_years_behind_and_matches_a_fresh_computation():
+    """summary() passes its stock years behind to the headline block; the block computed on its own is identical."""
+    import json
+
+    import computerace as cr
+    from computerace.analysis import headline
+
+    r = cr.run("baseline", samples=300, seed=2)
+    s = r.summary()
+    fresh = headline.headline_block(r.dataset, s["metrics"])
+    assert json.dumps(s["headline"], sort_keys=True) == json.dumps(fresh["headline"], sort_keys=True)

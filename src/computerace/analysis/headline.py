@@ -31,14 +31,16 @@ def _row(values: np.ndarray) -> dict[str, float | None]:
     return {"p5": float(q[0]), "p50": float(q[1]), "p95": float(q[2]), "samples": int(v.size)}
 
 
-def headline_block(ds: xr.Dataset, summary_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+def headline_block(ds: xr.Dataset, summary_metrics: dict[str, Any] | None = None,
+                   stock_years: tuple[list[int], np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """{"headline": {...}}: at each December of the run, years behind on the stock axis and the US:China
     installed ratio (p5, p50, p95; the same rows as summary.json's `metrics`), and the US's implied average
     yearly growth over the lag window g = ratio^(1 / years behind) (over samples with China behind and the lag
     inside the horizon; `samples` counts them).
 
     `summary_metrics` is summary()'s `metrics` dict when called from there (its rows are reused, so the
-    numbers are identical); otherwise they are computed here.
+    numbers are identical), and `stock_years` its (month indices, years behind, censored) arrays on the stock
+    axis; otherwise they are computed here.
     """
     idx = [i for i in M.report_months(ds) if str(ds["month"].values.astype("datetime64[M]")[i]).endswith("-12")]
     labels = [str(m) for m in ds["month"].values.astype("datetime64[M]")[idx]]
@@ -46,8 +48,13 @@ def headline_block(ds: xr.Dataset, summary_metrics: dict[str, Any] | None = None
     cn = ds["stock_h100e"].sel(actor="China").values[:, idx].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(cn > 0, us / np.maximum(cn, 1e-300), np.inf)
-    yb, cens = M.years_behind(ds, "stock", idx)
-    L, censored = yb.values, cens.values
+    if stock_years is not None:  # summary() computed years behind at its report months already: reuse them
+        at, yb_all, cens_all = stock_years
+        cols = [at.index(i) for i in idx]
+        L, censored = yb_all[:, cols], cens_all[:, cols]
+    else:
+        yb, cens = M.years_behind(ds, "stock", idx)
+        L, censored = yb.values, cens.values
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where((L > 0.05) & ~censored & np.isfinite(ratio) & (ratio > 1), np.exp(np.log(ratio) / L), np.nan)
     sm = summary_metrics or {}

@@ -253,10 +253,10 @@ def _table(values: np.ndarray, labels: list[str], censored: np.ndarray | None = 
     return out
 
 
-def headline_block(ds: xr.Dataset, metrics: dict[str, Any]) -> dict[str, Any]:
+def headline_block(ds: xr.Dataset, metrics: dict[str, Any], stock_years: Any = None) -> dict[str, Any]:
     from .headline import headline_block as block
 
-    return block(ds, metrics)
+    return block(ds, metrics, stock_years)
 
 
 def _chip_lag_by_spec() -> dict[str, Any]:
@@ -365,7 +365,7 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         "catalog_version": manifest["catalog_version"],
         "metrics": metrics,
         "probabilities": probabilities,
-        **headline_block(ds, metrics),  # years behind beside the US:China ratio (analysis/headline.py)
+        **headline_block(ds, metrics, (list(idx), stock_yb, stock_cens)),  # beside the US:China ratio
         "chip_lag_by_spec": _chip_lag_by_spec(),  # the chip lag on BF16, 8-bit and HBM bandwidth (catalog)
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
         **({"model_form": model_form} if forms is not None else {}),
