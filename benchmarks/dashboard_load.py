@@ -18,11 +18,9 @@ Not a test: wall times depend on the machine and its load (see docs/dashboard.md
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,13 +28,9 @@ from pathlib import Path
 
 import httpx
 
+from computerace.web.launch import running_dashboard
+
 CR = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -89,21 +83,14 @@ def main() -> int:
     a = ap.parse_args()
     if not 1 <= a.clients <= 32 or not 1 <= a.requests <= 1000:
         ap.error("--clients 1..32 and --requests 1..1000 keep the load bounded")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([CR, "dashboard", "--port", str(port), "--samples", str(a.samples), "--no-rank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + a.budget
-    try:
-        while True:
-            try:
-                httpx.get(base + "/api/info", timeout=2).raise_for_status()
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print("the dashboard did not start:", proc.communicate()[1][-2000:], file=sys.stderr)
-                    return 1
-                time.sleep(0.1)
+    with contextlib.ExitStack() as stack:
+        try:
+            base, proc = stack.enter_context(running_dashboard("--samples", str(a.samples), "--no-rank",
+                                                               start_timeout=a.budget))
+        except RuntimeError as e:  # it exited or never answered: its stderr is in the message
+            print(e, file=sys.stderr)
+            return 1
         rss_start = peak_rss_mb(proc.pid)
         warm = [{"seed": s, "samples": a.samples} for s in range(4)]
         for q in warm:  # compute the cached views once
@@ -116,13 +103,6 @@ def main() -> int:
             rows.append((name, len(lat), errors, pct(lat, 0.5), pct(lat, 0.95), max(lat, default=float("nan")),
                          len(lat) / wall if wall else float("nan")))
         peak = peak_rss_mb(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
     print(f"computerace dashboard, /api/run at {a.samples} samples, {a.clients} concurrent clients, "
           f"{a.requests} requests per phase, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'phase':<10}{'ok':>5}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'req/s':>8}")

@@ -12,15 +12,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+
+from computerace.web.launch import running_dashboard
 
 CR = shutil.which("computerace") or str(Path(sys.executable).parent / "computerace")
 CHROMIUM = os.environ.get("COMPUTERACE_CHROMIUM", "/usr/bin/chromium")
@@ -30,12 +30,6 @@ ARTIFACTS = Path(os.environ.get("COMPUTERACE_ARTIFACTS", Path(__file__).parent.p
 SAMPLES = 400
 WAIT_MS = 90_000  # generous: a shared CI machine may be slow; speed is measured in benchmarks/, not here
 KEY = "smuggling.enforcement"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def missing_browser() -> str | None:
@@ -74,28 +68,8 @@ def browser():
 @pytest.fixture
 def server():
     """`computerace dashboard` on a free loopback port; yields its base URL; stopped afterwards."""
-    port = _free_port()
-    proc = subprocess.Popen([CR, "dashboard", "--port", str(port), "--samples", str(SAMPLES), "--no-rank"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/api/info", timeout=2).raise_for_status()
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard did not start: {proc.communicate()[1][-2000:]}") from None
-                time.sleep(0.1)
+    with running_dashboard("--samples", str(SAMPLES), "--no-rank", stop_timeout=10) as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 @pytest.fixture

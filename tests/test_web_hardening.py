@@ -28,6 +28,7 @@ import pytest
 from computerace.web import HEADER_TIMEOUT_S, MAX_HORIZON_END, MAX_SAMPLES, optional
 from computerace.web.app import create_app
 from computerace.web.guard import PROTECTED
+from computerace.web.launch import running_dashboard
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -38,38 +39,11 @@ N = 120
 HANG_S = 60  # generous: only detects a hang on a loaded machine
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def dashboard(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """`computerace dashboard` as a user starts it, on a free port; yields (base URL, process)."""
-    port = _free_port()
-    proc = subprocess.Popen([CR, "dashboard", "--port", str(port), "--samples", str(N), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + HANG_S
-        while True:
-            try:
-                httpx.get(base + "/api/info", timeout=2).raise_for_status()
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard did not start: {proc.communicate()[1][-2000:]}") from None
-                time.sleep(0.1)
+    with running_dashboard("--samples", str(N), *args, start_timeout=HANG_S) as (base, proc):
         yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def listening_sockets(pid: int) -> list[tuple[int, str, int]]:

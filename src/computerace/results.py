@@ -37,22 +37,23 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
-def _finite(obj: Any) -> Any:
-    """A JSON-ready copy with every non-finite float as None (strict JSON has no NaN or Infinity)."""
+def finite(obj: Any) -> Any:
+    """A JSON-ready copy with every non-finite float as None (strict JSON has no NaN or Infinity); numpy scalars
+    become Python numbers. The one helper summary.json, the dashboard and discover.json use."""
+    if isinstance(obj, np.generic):
+        obj = obj.item()
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _finite(obj.item())
+        return [finite(v) for v in obj]
     return obj
 
 
 def strict_json(obj: Any) -> str:
     """JSON that strict parsers accept: non-finite numbers become null (metrics.py documents where they occur)."""
-    return json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default))), indent=1, allow_nan=False) + "\n"
+    return json.dumps(finite(obj), indent=1, default=_json_default, allow_nan=False) + "\n"
 
 
 def _umask() -> int:
@@ -104,8 +105,9 @@ class Run:
             return self
         obs = make_observations(as_of) if observations is None else observations
         # rows the scenario's prior was built from (a parameter cites their source) are not counted twice
-        prior_rows = [o for o in obs if in_prior(o, self.scenario)]
-        obs = [o for o in obs if not in_prior(o, self.scenario)]
+        known = [in_prior(o, self.scenario) for o in obs]
+        prior_rows = [o for o, k in zip(obs, known, strict=True) if k]
+        obs = [o for o, k in zip(obs, known, strict=True) if not k]
         idx, report = condition(self.dataset, int(self.manifest["seed"]), obs, min_ess=min_ess,
                                 history_before=str(as_of)[:7] if as_of else "2026-11")
         ds = self.dataset.isel(sample=idx)

@@ -125,22 +125,14 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        return _finite(d)
+        from ..results import finite
+
+        return finite(d)
 
     @property
     def trajectory(self) -> list[dict[str, float]]:
         """The first box's peeling trajectory (coverage, density, mass, restricted dims per step)."""
         return self.boxes[0].trajectory if self.boxes else []
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 # ------------------------------------------------------------------------------------------------ outcomes
@@ -392,6 +384,15 @@ def _with_unit(x: float, unit: str) -> str:
     return f"{_num(x)} {unit}"
 
 
+def _year_span(n: str, v_lo: float | None, v_hi: float | None) -> str:
+    """A box's limits on a year-valued input in words: between two months, by one, or after one."""
+    if v_lo is not None and v_hi is not None:
+        return f"{n} between {year_month(v_lo)} and {year_month(v_hi)}"
+    if v_hi is not None:
+        return f"{n} by {year_month(v_hi)}"
+    return f"{n} after {year_month(v_lo)}"  # type: ignore[arg-type]
+
+
 def _dimension(inp: _Input, lo: float, hi: float, init_lo: float, init_hi: float,
                qp: list[float] | None) -> Dimension:
     r_lo, r_hi = lo > init_lo, hi < init_hi
@@ -407,12 +408,7 @@ def _dimension(inp: _Input, lo: float, hi: float, init_lo: float, init_hi: float
             if v_lo is not None and v_hi is not None and v_lo == v_hi:
                 words = f"{n} = {_with_unit(v_lo, inp.unit)}"
             elif inp.unit == "year":
-                if v_lo is not None and v_hi is not None:
-                    words = f"{n} between {year_month(v_lo)} and {year_month(v_hi)} ({qw})"
-                elif v_hi is not None:
-                    words = f"{n} by {year_month(v_hi)} ({qw})"
-                else:
-                    words = f"{n} after {year_month(v_lo)} ({qw})"  # type: ignore[arg-type]
+                words = f"{_year_span(n, v_lo, v_hi)} ({qw})"
             elif v_lo is not None and v_hi is not None:
                 words = f"{_num(v_lo)} < {n} < {_with_unit(v_hi, inp.unit)} ({qw})"
             elif v_hi is not None:
@@ -433,12 +429,8 @@ def _dimension(inp: _Input, lo: float, hi: float, init_lo: float, init_hi: float
         end = year_month(inp.horizon_end - 1 / 24)
         if v_lo is not None and v_lo >= inp.horizon_end - 1e-9:
             words = f"{n}: none by {end}"
-        elif v_lo is not None and v_hi is not None:
-            words = f"{n} between {year_month(v_lo)} and {year_month(v_hi)}"
-        elif v_hi is not None:
-            words = f"{n} by {year_month(v_hi)}"
         else:
-            words = f"{n} after {year_month(v_lo)} (or none by {end})"  # type: ignore[arg-type]
+            words = _year_span(n, v_lo, v_hi) + (f" (or none by {end})" if v_hi is None else "")
     elif v_lo is not None and v_hi is not None:
         words = f"{_num(v_lo)} <= {n} <= {_with_unit(v_hi, inp.unit)}"
     elif v_hi is not None:

@@ -54,7 +54,7 @@ def discover(
         from ..results import atomic_write
 
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "discover.json", strict_json(doc) + "\n")
+        atomic_write(out / "discover.json", strict_json(doc))
         atomic_write(out / "discover.html", page_html(result))
         files = [str(out / "discover.json"), str(out / "discover.html")]
     if json_:

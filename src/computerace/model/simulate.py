@@ -371,14 +371,16 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         adds["China/smuggled"][m] = bought["smuggled"]
         unsold["Western"][y] += left
         unsold["China"][y] += np.maximum(offer["domestic"] - bought["domestic"], 0.0)
+        paid = {k: bought[k] * p_cn[k] for k in bought if k != "frontier"}  # USD per channel, this month
+        paid_frontier = got["China"] * p_clear
         for k in live:
             parts_h[k][y] += bought[k]
             parts_chips[k][y] += bought[k] / part_h100e[k]
-            parts_usd[k][y] += bought[k] * p_cn[k]
+            parts_usd[k][y] += paid[k]
         parts_h["frontier"][y] += got["China"]
         parts_chips["frontier"][y] += got["China"] / us_chip_t[m]
-        parts_usd["frontier"][y] += got["China"] * p_clear
-        spend_cn = sum(bought[k] * p_cn[k] for k in bought if k != "frontier") + got["China"] * p_clear
+        parts_usd["frontier"][y] += paid_frontier
+        spend_cn = sum(paid.values()) + paid_frontier
         spend["US"][y] += got["US"] * p_clear
         spend["RoW"][y] += got["RoW"] * p_clear
         spend["China"][y] += spend_cn

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError, did_you_mean
+from ..results import finite  # strict JSON for browsers (NaN and infinities as null)
 from . import (
     DEFAULT_SAMPLES,
     MAX_HORIZON_END,
@@ -34,7 +35,6 @@ from . import (
 SEED_MAX = 2**32 - 1
 MAX_KEY_CHARS = 200
 PIN_PERCENTILES = tuple(range(5, 100, 5))
-
 
 
 @dataclass(frozen=True)
@@ -94,17 +94,6 @@ def _node_count(obj: Any, budget: int) -> int:
         elif isinstance(x, list | tuple):
             stack.extend(x)
     return n
-
-
-def finite(obj: Any) -> Any:
-    """A copy with NaN and infinities replaced by None: strict JSON for browsers (summary.json keeps them)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    return obj
 
 
 def number_text(v: float) -> str:
