@@ -101,8 +101,13 @@ def test_memory_budget_is_checked_before_work(monkeypatch):
     small = cr.run(sc, samples=200)
     per = (estimate_bytes(sc, 20_000) - estimate_bytes(sc, 10_000)) / 10_000
     assert small.dataset.nbytes / 200 < per < 5 * small.dataset.nbytes / 200
-    monkeypatch.setenv("COMPUTERACE_MEMORY_GIB", "0.5")
-    with pytest.raises(UserError, match=r"need about .* GiB; the budget is 0.5 GiB. Use --samples"):
+    monkeypatch.setenv("COMPUTERACE_MEMORY_GIB", "2")
+    with pytest.raises(UserError, match=r"need about .* GiB; the budget is 2.0 GiB. Use --samples") as e:
+        cr.run(sc, samples=1_000_000)
+    advised = int(str(e.value).split("Use --samples ")[1].split(" ")[0].replace(",", ""))
+    assert estimate_bytes(sc, advised) <= 2 * 2**30 < estimate_bytes(sc, advised + 1)  # the advice fits, exactly
+    monkeypatch.setenv("COMPUTERACE_MEMORY_GIB", "0.5")  # below the interpreter and one chunk's buffers
+    with pytest.raises(UserError, match="Not even one sample fits"):
         cr.run(sc, samples=1_000_000)
     monkeypatch.setenv("COMPUTERACE_MEMORY_GIB", "lots")
     with pytest.raises(UserError, match="COMPUTERACE_MEMORY_GIB must be a number"):

@@ -41,6 +41,12 @@ PER_SAMPLE_EVENTS = {'taiwan_capacity_lost': ('fraction', 'share of Western outp
 PEAK_PER_OUTPUT_BYTE = 3.0
 
 
+def default_chunk(samples: int) -> int:
+    """Samples simulated at once when none is given: two chunks per 2 x DEFAULT_CHUNK samples, in whole 1,000-sample
+    blocks (per-operation overhead in the month loop falls with larger chunks; results do not depend on it)."""
+    return max(1000, min(DEFAULT_CHUNK, -(-samples // 2000) * 1000))
+
+
 def memory_budget() -> int:
     """Bytes a run may plan to use: COMPUTERACE_MEMORY_GIB if set, else 80% of the machine's physical memory."""
     env = os.environ.get("COMPUTERACE_MEMORY_GIB")
@@ -66,7 +72,7 @@ def estimate_bytes(scenario: Scenario, samples: int, chunk: int | None = None) -
     T = len(scenario.months())
     Y = len(np.unique(scenario.months().astype("datetime64[Y]")))
     per_sample = 4 * (T * 17 + Y * 60) + 8 * (len(param_specs()) + 40)
-    chunk = int(chunk or max(1000, min(DEFAULT_CHUNK, -(-samples // 2000) * 1000)))
+    chunk = int(chunk or default_chunk(samples))
     work = 2 * 8 * 60 * T * min(chunk, samples)  # float64 [month, flow, sample] buffers, two chunks at once
     return int(PEAK_PER_OUTPUT_BYTE * per_sample * samples + work + 2**29)  # + the interpreter and libraries
 
@@ -76,10 +82,15 @@ def check_resources(scenario: Scenario | str | Path, samples: int, chunk: int | 
     sc = resolve(scenario)
     need, budget = estimate_bytes(sc, samples, chunk), memory_budget()
     if need > budget:
-        fit = max(int(samples * budget / need) // 1000 * 1000, 1)
+        lo, hi = 0, samples  # the largest sample count whose estimate fits (the estimate grows with samples)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if estimate_bytes(sc, mid, chunk) <= budget else (lo, mid - 1)
+        advice = (f"Use --samples {lo:,} or fewer (or a shorter horizon)" if lo >= 1 else
+                  "Not even one sample fits")
         raise UserError(f"{samples:,} samples over {len(sc.months())} months need about {need / 2**30:.1f} GiB; "
-                        f"the budget is {budget / 2**30:.1f} GiB. Use --samples {fit:,} or fewer (or a shorter "
-                        "horizon), or raise the budget with COMPUTERACE_MEMORY_GIB if the machine has the memory")
+                        f"the budget is {budget / 2**30:.1f} GiB. {advice}, or raise the budget with "
+                        "COMPUTERACE_MEMORY_GIB if the machine has the memory")
 
 
 def _check_draws(sc: Scenario, d: Any, start: int) -> None:
@@ -96,7 +107,8 @@ def _check_draws(sc: Scenario, d: Any, start: int) -> None:
 
 def check_outputs(ds: Any, sc: Scenario) -> None:
     """After a run: every model quantity finite, and stocks, flows, power and money never negative. A violation
-    is a UserError naming the variable, the sample and month, and the scenario's overrides (the likely cause)."""
+    is a UserError naming the variable, the sample and month, and the scenario (a CLI run with --set carries its
+    overrides in its name)."""
     import xarray as xr
 
     nonneg = ("stock_h100e", "operational_h100e", "power_gw", "china_stock_h100e", "china_remote_h100e",
@@ -151,9 +163,7 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
     sc = resolve(scenario)
     samples, seed = int(samples), int(seed)
     check_resources(sc, samples, chunk)
-    # default: two chunks per 2 x DEFAULT_CHUNK samples, in whole 1,000-sample blocks (per-operation overhead
-    # in the month loop falls with larger chunks; results do not depend on the chunk)
-    chunk = int(chunk or max(1000, min(DEFAULT_CHUNK, -(-samples // 2000) * 1000)))
+    chunk = int(chunk or default_chunk(samples))
     months = sc.months()
     T = len(months)
     years = months.astype("datetime64[Y]").astype(int) + 1970

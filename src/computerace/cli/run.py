@@ -173,10 +173,7 @@ def run(
     from ..outdir import check_target, safe_name
 
     out_dir = out or Path("computerace-out") / safe_name(sc.name)  # never outside computerace-out/, whatever the name
-    check_target(out_dir, "--out" if out else "output directory")  # before any simulation
-    from ..api import check_resources
-
-    check_resources(sc, samples, chunk)
+    check_target(out_dir, "--out" if out else "output directory")  # before any simulation (api.run checks memory)
     months = len(sc.months())
     if quiet or json_:
         result = cr.run(sc, samples=samples, seed=seed, chunk=chunk)
