@@ -448,6 +448,13 @@ function render() {
     ["chart-binding-us", bindingTraces("US"), binding("the US")],
     ["chart-binding-china", bindingTraces("China"), binding("China")],
   ];
+  const rs = LAST.summary.reasoning_serving;
+  if (rs) {
+    jobs.push(["chart-reasoning", reasoningTraces(rs, BASE ? BASE.summary.reasoning_serving : null),
+               layout(`Capacity to serve ${rs.model} at ${Math.round(rs.tokens_per_s_per_user)} tokens/s per user` +
+                      "<br><sub>tokens/s, all users; median and 90% band (docs/reasoning-serving.md)</sub>",
+                      "tokens/s", {shapes: yearShape(S.year)})]);
+  }
   // Charts on screen first; the others right after the next paint (all of them before `renders` counts).
   const draw = (job) => Plotly.react(job[0], job[1], job[2], PLOT_CONFIG);
   const first = jobs.filter((j) => ON_SCREEN.size === 0 || ON_SCREEN.has(j[0]));
@@ -461,7 +468,7 @@ function watchCharts() {
     for (const e of entries) (e.isIntersecting ? ON_SCREEN.add(e.target.id) : ON_SCREEN.delete(e.target.id));
   });
   for (const id of ["chart-stock", "chart-channels", "chart-behind", "chart-overtake", "chart-binding-us",
-                    "chart-binding-china"]) io.observe($(id));
+                    "chart-binding-china", "chart-reasoning"]) io.observe($(id));
 }
 const nextFrame = () => new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
 
@@ -501,6 +508,30 @@ function behindTraces() {
                 line: {color: colour, dash: "dash", width: 1.3}});
     }
   });
+  return out;
+}
+
+// Reasoning-serving capacity by actor and year (summary.json's reasoning_serving block): median and 90% band;
+// the baseline's medians dashed when comparing.
+function reasoningTraces(rs, base) {
+  const out = [];
+  for (const a of ACTORS) {
+    const series = rs.by_actor[a];
+    if (!series) continue;
+    const yrs = Object.keys(series), x = yrs.map((y) => `${y}-12-01`);
+    const q = {p5: yrs.map((y) => series[y].p5), p50: yrs.map((y) => series[y].p50),
+               p95: yrs.map((y) => series[y].p95)};
+    const pos = (v) => Math.max(v, 1e-6);
+    out.push({x: x.concat([...x].reverse()), y: q.p95.map(pos).concat([...q.p5].reverse().map(pos)), fill: "toself",
+              fillcolor: COLOURS[a] + "2e", line: {width: 0}, hoverinfo: "skip", showlegend: false, legendgroup: a,
+              type: "scatter", mode: "lines"});
+    out.push({x, y: q.p50.map((v) => (v > 0 ? v : null)), name: a, legendgroup: a, type: "scatter", mode: "lines",
+              line: {color: COLOURS[a], width: 2.2}, hovertemplate: `${a}: %{y:.3s} tokens/s<extra>%{x|%Y}</extra>`});
+    if (base && base.by_actor[a]) {
+      out.push({x, y: yrs.map((y) => base.by_actor[a][y]?.p50), name: `${a} (baseline)`, legendgroup: a,
+                type: "scatter", mode: "lines", line: {color: COLOURS[a], dash: "dash", width: 1.3}});
+    }
+  }
   return out;
 }
 
