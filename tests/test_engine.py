@@ -158,3 +158,54 @@ def test_more_worse_chips_draw_more_power_per_h100e():
         assert w["China"][date]["p50"] == pytest.approx(2500.0, rel=1e-5)
     gw = r.dataset["power_by_generation_gw"].sel(actor="China", year=2025).values[0]
     assert gw.sum() == pytest.approx(500 * 48 * 2500 / 1e9, rel=1e-5)  # 48 months of 500 H100e at 2.5 kW
+
+
+# ------------------------------------------------- the stock equations (compiled; the functions the model calls)
+
+def test_cohort_stock_closed_form_with_retirement_and_initial_stock():
+    # a per month for T months, life L, initial stock I retiring linearly: S(t) = a min(t + 1, L) + I max(0, 1 - (t+1)/L)
+    from computerace.model.stock import cohort_stock
+
+    T, a, init = 60, 3.0, 120.0
+    life = np.array([1, 12, 40, 100])
+    adds = np.full((T, 1, life.size), a)
+    got = cohort_stock(adds, life, np.full((1, life.size), init))[:, 0]
+    t = np.arange(T)[:, None]
+    expected = a * np.minimum(t + 1, life) + init * np.maximum(0.0, 1.0 - (t + 1) / life)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # a single cohort counts in exactly L months
+    one = np.zeros((T, 1, 1))
+    one[5] = 7.0
+    s = cohort_stock(one, np.array([12]), np.zeros((1, 1)))[:, 0, 0]
+    assert np.flatnonzero(s).tolist() == list(range(5, 17)) and np.all(s[5:17] == 7.0)
+
+
+def test_generations_split_the_cohort_stock_exactly():
+    from computerace.model.stock import GENERATIONS, cohort_stock, generation_stock
+
+    rng = np.random.default_rng(3)
+    T, S = 228, 40
+    t_years = 2022 + np.arange(T) / 12
+    adds, life, init = rng.lognormal(0, 1, (T, 2, S)), rng.integers(1, 120, S), rng.lognormal(0, 1, (2, S))
+    at = np.arange(11, T, 12)
+    gen = generation_stock(adds, life, init, t_years, at)
+    assert gen.shape == (len(at), 2, len(GENERATIONS), S)
+    np.testing.assert_allclose(gen.sum(axis=2), cohort_stock(adds, life, init)[at], rtol=1e-12)
+    # at the end of 2024 nothing is in the 2025-2026 generation or later
+    assert np.all(gen[2, :, 2:] == 0.0) and np.all(gen[2, :, 1] > 0.0)
+
+
+def test_yearly_totals_match_numpy_reduceat_bit_for_bit():
+    from computerace.model.tally import year_total
+
+    x = np.random.default_rng(4).lognormal(0, 3, (40, 1))
+    for n in (1, 2, 7, 8, 9, 12, 17, 25):
+        assert year_total(x[:n, 0], n) == np.add.reduceat(x[:n], [0], axis=0)[0, 0]
+
+
+def test_power_drawn_and_running_share():
+    from computerace.model.power import drawn_and_running
+
+    assert drawn_and_running(2.0, 1.0) == (1.0, 0.5)
+    assert drawn_and_running(1.0, 3.0) == (1.0, 1.0)
+    assert drawn_and_running(0.0, 3.0) == (0.0, 1.0)

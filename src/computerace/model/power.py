@@ -8,6 +8,7 @@ falls) are stranded: counted as installed, not as operational. "More, worse chip
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .growth import trend_start
@@ -44,13 +45,11 @@ def headroom_gw(available_gw: np.ndarray, in_service_gw: np.ndarray, initial_gw:
     return np.maximum(available_gw - in_service_gw - initial_gw * ageing, 0.0)
 
 
-def drawn_and_running(needed_gw: np.ndarray, available_gw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@numba.njit(cache=True, nogil=True)
+def drawn_and_running(needed_gw: float, available_gw: float) -> tuple[float, float]:
     """(power drawn = min(needed, available) GW, share of the chips that power runs = drawn / needed, 1 when
-    nothing is needed). Arrays of one shape (e.g. [month, site, sample]); `available_gw` is overwritten with the
-    share (it is not needed afterwards in the month loop's post-processing, and this saves a large allocation).
-    Operational stock = installed x share.
+    nothing is needed), for one site, sample and month (compiled: model/tally.py calls it in the post-processing of
+    the month loop). Operational stock = installed x share. NaN propagates, as in numpy's minimum.
     """
-    drawn = np.minimum(needed_gw, available_gw)
-    running = np.divide(drawn, needed_gw, out=available_gw, where=needed_gw > 0)
-    running[needed_gw <= 0] = 1.0
-    return drawn, running
+    drawn = needed_gw if (needed_gw <= available_gw or needed_gw != needed_gw) else available_gw
+    return drawn, (drawn / needed_gw if needed_gw > 0.0 else 1.0)

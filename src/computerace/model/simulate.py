@@ -4,8 +4,9 @@ Each month: supply (Western output, China's domestic chain), the policy of the m
 licensed parts, smuggling routes), money (budgets, prices), power (what each site can still power), China's
 buyers choosing between their options (model/choice.py), and the market clearing Western output between the
 US, the rest of the world and China (model/market.py). Every flow is addressed by name. After the loop the
-cohort stock, retirement and operational stock are evaluated for all months at once. No I/O, no printing,
-no globals, no randomness: a pure function of the inputs (model/inputs.Inputs).
+cohort stock, retirement and operational stock are evaluated for all months, sample by sample, straight into the
+result arrays (model/tally.py, compiled). No I/O, no printing, no globals, no randomness: a pure function of the
+inputs (model/inputs.Inputs).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import capability, channels, choice, events, finance, imports, market, power, smuggling, supply, yields
 from .inputs import Inputs
-from .stock import cohort_stock, generation_stock, life_in_months
+from .stock import GENERATION_EDGES, generation_bounds, life_in_months
 
 ACTORS = ("US", "China", "RoW")
 #: Sites where chips draw power (US-owned chips abroad draw RoW's power).
@@ -37,14 +38,6 @@ def _named(buf: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     return {k: buf[:, i] for i, k in enumerate(names)}
 
 
-def _block(buf: np.ndarray, names: tuple[str, ...], subset: tuple[str, ...]) -> np.ndarray:
-    """The view of a [month, name, sample] buffer holding the names in `subset` (adjacent, in order)."""
-    i = names.index(subset[0])
-    if names[i:i + len(subset)] != subset:
-        raise ValueError(f"{subset} are not adjacent in {names}")
-    return buf[:, i:i + len(subset)]
-
-
 def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
              out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Run the model on inputs `inp`; return arrays keyed by output name (api.run lays out their dims and units).
@@ -53,12 +46,9 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
     years in `year`. `progress(months_done)` is called after each month. `out` may hold preallocated arrays
     of the output shapes to write into (it is returned, completed).
     """
-    # Samples are processed ordered by useful life (cohort retirement then works on contiguous blocks) and
-    # returned in their original order; every operation is per sample, so the order changes no result.
+    from .tally import tally  # compiled (numba): loaded when a model runs, not when the package is imported
+
     life = life_in_months(inp.scalar("stock.useful_life_years"))
-    order = np.argsort(life, kind="stable")
-    inverse = np.argsort(order, kind="stable")
-    inp, life = inp.take(order), life[order]
     g, ser = inp.scalar, inp.series
     S, t = inp.n, inp.t_years
     T = len(t)
@@ -410,51 +400,39 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         if progress is not None:
             progress(m + 1)
 
-    # --- yearly flows and stock by generation (before the cohort stocks reuse the flow buffers)
-    china_flows = tuple(f"China/{c}" for c in channels.CHANNELS)
-    add_actor = np.stack([adds["US"] + adds["US/abroad"], sum(adds[f] for f in china_flows), adds["RoW"]], axis=1)
-    abroad_gw = adds["US/abroad"] * kw_buf
-    gw_owner_buf = np.stack([gw_site["US"] + abroad_gw, gw_site["China"], gw_site["RoW"] - abroad_gw], axis=1)
-    del abroad_gw
-    ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
-    init_owner = np.stack([us0, cn0, world0 - us0 - cn0])
-    gen = generation_stock((add_actor, gw_owner_buf), life,
-                           np.concatenate([init_owner, init_gw]), t, ends)  # H100e then GW, by owner
-    del gw_owner_buf
-
-    def yearly(x: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(x, starts, axis=0)
-
-    add_yearly, china_add_yearly = yearly(add_actor), yearly(_block(adds_buf, FLOWS, china_flows))
-    del add_actor
-
-    # --- stocks from cohorts (in the flow buffers), then what power runs
-    st = _named(cohort_stock(adds_buf, life, init, out=adds_buf), FLOWS)  # {flow: [month, sample]}
-    china_stock = _block(adds_buf, FLOWS, china_flows)  # [month, channel, sample]
-    installed = np.stack([st["US"] + st["US/abroad"], china_stock.sum(axis=1), st["RoW"]], axis=1)
-    need_site = cohort_stock(gw_site_buf, life, init_gw, out=gw_site_buf)  # GW needed at each site
-    drawn, runs = power.drawn_and_running(need_site, avail_buf)  # avail_buf becomes the share each site runs
-    operational = np.stack([st["US"] * runs[:, 0] + st["US/abroad"] * runs[:, 2],
-                            installed[:, 1] * runs[:, 1], st["RoW"] * runs[:, 2]], axis=1)
-
+    # --- stocks, power drawn, generations, yearly additions and binding codes, straight into the result arrays
     if any_phys:  # yearly caps of China's domestic chain: what the year's HBM and packaging allowed its own dies
         spp = phys["hbm_stacks_per_package"]
         hbm_year = np.maximum((hbm_at_start + hbm_new_year) / spp - proxy_year, 0.0)
         chain["hbm_packages"][...] = np.where(physics, np.where(preban_year, np.inf, hbm_year), 0.0)
         chain["packaging_packages"][...] = np.where(physics, np.maximum(pack_year - proxy_year, 0.0), 0.0)
-    stranded = operational < installed * (1.0 - 1e-9)  # power binds: chips installed that power cannot run
-    binding_buf[stranded] = supply.POWER
+    if out is None:
+        out = {}
+    Y, G = len(starts), len(GENERATION_EDGES) + 1
 
-    buf = {"stock_h100e": installed, "operational_h100e": operational, "power_gw": drawn,
-           "china_stock_h100e": china_stock, "us_abroad_h100e": st["US/abroad"],
-           "binding_constraint": yearly_mode(binding_buf, starts, len(supply.BINDING)),
-           "china_supply_chain": chain_buf,
-           "stock_by_generation_h100e": gen[:, :3], "power_by_generation_gw": gen[:, 3:],
-           "additions_h100e": add_yearly, "china_additions_h100e": china_add_yearly,
-           "spend_usd": spend_buf, "capex_usd": capex_buf, "unsold_h100e": unsold_buf, "unpowered_h100e": unpowered_buf,
-           "china_imports_h100e": parts_h_buf, "china_imports_chips": parts_chips_buf,
-           "china_imports_usd": parts_usd_buf,
-           "best_chip_h100e": np.stack([us_chip.T, cn_chip.T], axis=1)}
+    def dst(name: str, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+        if name not in out:
+            out[name] = np.empty(shape, dtype)
+        return out[name]
+
+    ends = np.r_[starts[1:] - 1, T - 1]  # each year's last month (December, or the horizon's end)
+    first_m, last_m = generation_bounds(t)
+    init_owner = np.stack([us0, cn0, world0 - us0 - cn0])
+    tally(adds_buf, gw_site_buf, kw_buf, avail_buf, binding_buf, init, init_gw, init_owner, life,
+          year_of.astype(np.int64), starts.astype(np.int64), ends.astype(np.int64), first_m, last_m,
+          len(supply.BINDING), supply.POWER, dst("stock_h100e", (S, T, 3)), dst("operational_h100e", (S, T, 3)),
+          dst("power_gw", (S, T, 3)), dst("china_stock_h100e", (S, T, len(channels.CHANNELS))),
+          dst("us_abroad_h100e", (S, T)), dst("binding_constraint", (S, Y, 3), np.int8), dst("additions_h100e", (S, Y, 3)),
+          dst("china_additions_h100e", (S, Y, len(channels.CHANNELS))),
+          dst("stock_by_generation_h100e", (S, Y, 3, G)), dst("power_by_generation_gw", (S, Y, 3, G)))
+    del adds, gw_site, binding, adds_buf, gw_site_buf, kw_buf, avail_buf, binding_buf  # free before the copies below
+    yearly = {"china_supply_chain": chain_buf, "spend_usd": spend_buf, "capex_usd": capex_buf,
+              "unsold_h100e": unsold_buf, "unpowered_h100e": unpowered_buf, "china_imports_h100e": parts_h_buf,
+              "china_imports_chips": parts_chips_buf, "china_imports_usd": parts_usd_buf}  # [year, name, sample]
+    for k, v in yearly.items():
+        dst(k, (S, *v.shape[:-1]))[...] = np.moveaxis(v, -1, 0)
+    best = dst("best_chip_h100e", (S, T, 2))
+    best[:, :, 0], best[:, :, 1] = us_chip, cn_chip
     tsmc = np.stack([g(f"capability.tsmc_{n.lower()}_year") for n in capability.NODES], axis=1)
     smic_nodes = capability.smic_node_years(g("capability.smic_7nm_year"), g("capability.smic_5nm_year"), euv_year,
                                             g("capability.smic_node_years_after_euv"))
@@ -472,24 +450,16 @@ def simulate(inp: Inputs, progress: Callable[[int], None] | None = None,
         "china_cluster_share_ratio": g("capability.china_cluster_share_ratio"),
     }
 
-    if out is None:
-        out = {}
-    for k, v in buf.items():
-        dst = out.get(k)
-        dtype = np.int8 if k == "binding_constraint" else np.float32
-        if dst is None:
-            dst = out[k] = np.empty((S, *v.shape[:-1]), dtype)
-        np.take(np.moveaxis(v.astype(dtype), -1, 0), inverse, axis=0, out=dst)
-    remote = channels.remote(out["stock_h100e"][:, :, 2], g("channels.remote_share_of_row")[inverse][:, None])
+    remote = channels.remote(out["stock_h100e"][:, :, 2], g("channels.remote_share_of_row")[:, None])
     if "china_remote_h100e" in out:
         out["china_remote_h100e"][...] = remote
     else:
         out["china_remote_h100e"] = remote.astype(np.float32)
     for k, v in per_sample.items():
         if k in out:
-            out[k][...] = v[inverse]
+            out[k][...] = v
         else:
-            out[k] = v[inverse].astype(np.float64)
+            out[k] = v.astype(np.float64)
     out["year"] = years[starts]
     return out
 
@@ -505,11 +475,3 @@ def _regime_access(access: np.ndarray | float, part: str, shifted: np.ndarray, r
         out = np.where(shifted & (regime == events.PARTIAL), 1.0, out)
     return out
 
-
-def yearly_mode(codes: np.ndarray, starts: np.ndarray, n_codes: int) -> np.ndarray:
-    """The code that held in most months of each calendar year (ties: the lower code).
-
-    codes: [month, actor, sample] small ints; starts: first month index of each year. Returns [year, actor, sample].
-    """
-    counts = np.stack([np.add.reduceat((codes == k).astype(np.int16), starts, axis=0) for k in range(n_codes)])
-    return np.argmax(counts, axis=0).astype(np.int8)

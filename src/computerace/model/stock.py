@@ -7,7 +7,15 @@ assumed uniform over [0, L)) retires linearly over L months.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+
+# The equations below are compiled (numba, cached on disk, nogil so chunks run on two threads at once) and are the
+# only implementation: the month loop's post-processing (model/tally.py) calls the per-sample functions, and the
+# array functions here call them too. Arithmetic is float64 in the order the earlier numpy code used, so results
+# are bit-identical to it (tests/test_results_unchanged.py).
+_jit = numba.njit(cache=True, nogil=True)
+_jit_inline = numba.njit(cache=True, nogil=True, inline="always")  # per-value equations: inlined where called
 
 
 def life_in_months(useful_life_years: np.ndarray) -> np.ndarray:
@@ -15,36 +23,44 @@ def life_in_months(useful_life_years: np.ndarray) -> np.ndarray:
     return np.maximum(np.rint(useful_life_years * 12.0).astype(np.int64), 1)
 
 
+@_jit_inline
+def cohort_value(cum: np.ndarray, t: int, life: int, initial: float) -> float:
+    """One sample's stock at the end of month t: S(t) = C(t) - C(t - L) + I * max(0, 1 - (t + 1) / L).
+
+    cum: [month + 1] cumulative additions with cum[0] = 0 and cum[k + 1] = additions in months 0..k (so C(t) =
+    cum[t + 1], and C(t - L) = 0 for t < L): a cohort added in month c counts in months c .. c + L - 1. life: L >= 1
+    whole months; initial: I, the stock installed before the horizon (ages uniform over [0, L)), retiring linearly.
+    """
+    v = cum[t + 1] - cum[t + 1 - life] if t >= life else cum[t + 1]
+    if t < life:
+        v += (1.0 - (t + 1) / life) * initial
+    return v
+
+
+@_jit
+def _cohort_stock(additions, life_months, initial, out):  # pragma: no cover - compiled
+    T, F, S = additions.shape
+    cum = np.empty(T + 1)
+    for s in range(S):
+        for f in range(F):
+            cum[0] = 0.0
+            for t in range(T):
+                cum[t + 1] = cum[t] + additions[t, f, s]
+            for t in range(T):
+                out[t, f, s] = cohort_value(cum, t, life_months[s], initial[f, s])
+
+
 def cohort_stock(additions: np.ndarray, life_months: np.ndarray, initial: np.ndarray,
                  out: np.ndarray | None = None) -> np.ndarray:
-    """Stock at the end of each month: S(t) = C(t) - C(t - L) + I * max(0, 1 - (t + 1) / L).
+    """Stock at the end of each month (cohort_value for every month, flow and sample).
 
-    additions: [month, flow, sample], acquisitions in each month (H100e, or GW for power-weighted
-    flows); C(t) = sum of additions in months 0..t (C(t) = 0 for t < 0), so a cohort added in month c
-    counts in months c .. c + L - 1. life_months: [sample] ints >= 1, sorted ascending (the caller
-    orders samples by life so that each life value is one contiguous block). initial: [flow, sample].
-    Returns [month, flow, sample], written into `out` when given (which may be `additions` itself: the
-    cumulative sums are formed in place and differenced from the last month back, so one buffer suffices).
+    additions: [month, flow, sample], acquisitions in each month (H100e, or GW for power-weighted flows);
+    life_months: [sample] ints >= 1; initial: [flow, sample]. Returns [month, flow, sample] float64, written into
+    `out` when given (which may be `additions` itself: each sample's cumulative sums are formed first).
     """
-    T = additions.shape[0]
-    life = np.asarray(life_months)
-    if np.any(np.diff(life) < 0):
-        raise ValueError("cohort_stock needs samples sorted by life_months")
-    cum = np.empty_like(additions) if out is None else out
-    if cum is not additions:
-        cum[0] = additions[0]
-    for t in range(1, T):  # contiguous [flow, sample] blocks: much faster than a strided cumsum
-        np.add(cum[t - 1], additions[t], out=cum[t])
-    stock = cum  # S(t) = C(t) - C(t - L), formed from the last month back so C(t - L) is still intact
-    values, starts = np.unique(life, return_index=True)
-    ends = np.r_[starts[1:], len(life)]
-    for L, lo, hi in zip(values.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        n = min(L, T)
-        if L < T:
-            for t in range(T - 1, L - 1, -1):
-                np.subtract(cum[t, :, lo:hi], cum[t - L, :, lo:hi], out=stock[t, :, lo:hi])
-        remaining = 1.0 - np.arange(1, n + 1) / L  # the initial stock retires linearly over L months
-        stock[:n, :, lo:hi] += remaining[:, None, None] * initial[None, :, lo:hi]
+    additions = np.asarray(additions, dtype=np.float64)
+    stock = np.empty_like(additions) if out is None else out
+    _cohort_stock(additions, np.asarray(life_months, dtype=np.int64), np.asarray(initial, dtype=np.float64), stock)
     return stock
 
 
@@ -56,43 +72,53 @@ GENERATION_EDGES = (2023.0, 2025.0, 2027.0, 2029.0, 2033.0)
 GENERATIONS = ("before 2023", "2023-2024", "2025-2026", "2027-2028", "2029-2032", "2033 on")
 
 
-def generation_stock(additions: np.ndarray | tuple[np.ndarray, ...], life_months: np.ndarray, initial: np.ndarray,
-                     t_years: np.ndarray, at: np.ndarray, edges: tuple[float, ...] = GENERATION_EDGES) -> np.ndarray:
-    """Stock at months `at` split by generation: S_g(t) = sum of additions in g's months c with t - L < c <= t.
+@_jit_inline
+def generation_value(cum: np.ndarray, tm: int, life: int, first: int, last: int, initial: float) -> float:
+    """One sample's stock at month tm acquired in months first..last (one generation's production months).
 
-    With C the cumulative additions (C[0] = 0, C[k] = sum of months < k), S_g(t) = C[hi + 1] - C[lo] for
-    lo = max(first month of g, t - L + 1), hi = min(t, last month of g), when lo <= hi; the initial stock
-    (retiring linearly over L months, as in cohort_stock) is added to the first generation. Summed over
-    generations this is cohort_stock's total exactly.
-    additions: [month, series, sample], or a tuple of such arrays whose series are taken in order (no
-    concatenated copy); life_months: [sample] ints >= 1; initial: [series, sample]; t_years: [month] decimal years;
-    at: month indices to report. Returns [len(at), series, generation, sample].
+    S_g(tm) = C[hi + 1] - C[lo] for lo = max(first, tm - L + 1), hi = min(tm, last) when lo <= hi, else 0; cum as in
+    cohort_value. `initial` is the stock installed before the horizon, given for the first generation (it retires
+    linearly over L months, as in cohort_value) and 0 for the others. Summed over generations this is
+    cohort_value's total.
     """
-    parts = additions if isinstance(additions, tuple) else (additions,)
-    T, S = parts[0].shape[0], parts[0].shape[2]
-    K = sum(p.shape[1] for p in parts)
-    cum = np.empty((T + 1, K, S))
-    cum[0] = 0.0
-    lo_k = 0
-    for p in parts:  # contiguous [series, sample] blocks month by month: faster than a strided cumsum
-        hi_k = lo_k + p.shape[1]
-        for t in range(T):
-            np.add(cum[t, lo_k:hi_k], p[t], out=cum[t + 1, lo_k:hi_k])
-        lo_k = hi_k
+    lo = max(first, tm - life + 1)
+    hi = min(tm, last)
+    v = cum[hi + 1] - cum[lo] if lo <= hi else 0.0
+    return v + initial * max(0.0, 1.0 - (tm + 1) / life)
+
+
+def generation_bounds(t_years: np.ndarray, edges: tuple[float, ...] = GENERATION_EDGES) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) month index of each generation on the months `t_years` (decimal years); last < first for a
+    generation with no month on the horizon."""
     bounds = np.searchsorted(t_years, np.asarray(edges) - 1e-9)  # first month index of each later generation
-    first = np.r_[0, bounds]
-    last = np.r_[bounds, T] - 1
-    life = np.asarray(life_months)
-    out = np.zeros((len(at), K, len(first), S))
-    cols = np.arange(S)
-    for i, tm in enumerate(np.asarray(at).tolist()):
-        oldest = tm - life + 1  # [S]
-        for j, (a, b) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
-            lo = np.maximum(a, oldest)
-            hi = min(tm, b)
-            ok = lo <= hi
-            lo_c = np.clip(lo, 0, T)
-            val = cum[hi + 1] - cum[lo_c, :, cols].T if hi >= 0 else np.zeros((K, S))
-            out[i, :, j] = np.where(ok, val, 0.0)
-        out[i, :, 0] += initial * np.maximum(0.0, 1.0 - (tm + 1) / life)
+    return np.r_[0, bounds].astype(np.int64), (np.r_[bounds, len(t_years)] - 1).astype(np.int64)
+
+
+@_jit
+def _generation_stock(additions, life_months, initial, at, first, last, out):  # pragma: no cover - compiled
+    T, K, S = additions.shape
+    cum = np.empty(T + 1)
+    for s in range(S):
+        for k in range(K):
+            cum[0] = 0.0
+            for t in range(T):
+                cum[t + 1] = cum[t] + additions[t, k, s]
+            for i in range(at.shape[0]):
+                for g in range(first.shape[0]):
+                    out[i, k, g, s] = generation_value(cum, at[i], life_months[s], first[g], last[g],
+                                                       initial[k, s] if g == 0 else 0.0)
+
+
+def generation_stock(additions: np.ndarray, life_months: np.ndarray, initial: np.ndarray, t_years: np.ndarray,
+                     at: np.ndarray, edges: tuple[float, ...] = GENERATION_EDGES) -> np.ndarray:
+    """Stock at months `at` split by generation (generation_value for every series, generation and sample).
+
+    additions: [month, series, sample]; life_months: [sample] ints >= 1; initial: [series, sample]; t_years:
+    [month] decimal years; at: month indices to report. Returns [len(at), series, generation, sample].
+    """
+    first, last = generation_bounds(np.asarray(t_years, dtype=np.float64), edges)
+    additions = np.asarray(additions, dtype=np.float64)
+    out = np.empty((len(at), additions.shape[1], len(first), additions.shape[2]))
+    _generation_stock(additions, np.asarray(life_months, dtype=np.int64), np.asarray(initial, dtype=np.float64),
+                      np.asarray(at, dtype=np.int64), first, last, out)
     return out
