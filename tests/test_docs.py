@@ -28,10 +28,13 @@ def used_source_ids() -> set[str]:
 
     used |= {c.source for c in load_claims() if c.source}
     try:
-        from computerace.model import serving
+        from computerace import serving
     except ImportError:
         serving = None
     used |= set(getattr(serving, "cited_source_ids", lambda: set())())
+    from computerace.analysis import reasoning
+
+    used |= reasoning.cited_source_ids()  # data/system_classes.csv
     return used
 
 

@@ -82,3 +82,77 @@ def test_years_behind_on_the_capacity_axis():
     yb, cens = rs.years_behind(ds)
     np.testing.assert_allclose(yb[0, 2:], 2.0)
     assert cens[0, :2].all() and not cens[0, 2:].any()  # below the US's first year: a lower bound
+
+
+# --- wired into runs --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_run():
+    import computerace as cr
+
+    return cr.run("baseline", samples=400, seed=3)
+
+
+def test_rates_file_matches_the_estimator():
+    """data/reasoning_rates.json caches the serving estimator's answers; stale after an estimator change."""
+    import json
+    from importlib import resources
+
+    cached = json.loads(resources.files("computerace.data").joinpath(rs.RATES_FILE).read_text())
+    fresh = json.loads(json.dumps(rs.rate_table()))
+    assert cached == fresh, ("data/reasoning_rates.json is stale: python -m computerace.analysis.reasoning > "
+                             "src/computerace/data/reasoning_rates.json")
+
+
+def test_run_carries_capacity_and_summary_has_its_quantiles(small_run):
+    ds, s = small_run.dataset, small_run.summary()
+    cap = ds["reasoning_serving_tokens_per_s"]
+    assert cap.dims == ("sample", "year", "actor") and float(cap.min()) >= 0.0
+    b = s["reasoning_serving"]
+    assert b["tokens_per_s_per_user"] == pytest.approx(1000.0 / rs.REFERENCE["tpot_ms"])
+    for actor in ("US", "China", "RoW", "World"):
+        for y in ("2026", "2030", "2040"):
+            q = b["by_actor"][actor][y]
+            assert 0.0 <= q["p5"] <= q["p50"] <= q["p95"]
+    # the US's capacity is its operational stock times a share-weighted rate between the classes' extremes
+    op = ds["operational_h100e"].sel(actor="US").isel(month=-1).values.astype(float)
+    per = cap.sel(actor="US").isel(year=-1).values.astype(float) / op
+    bands = [rs.class_rate(sid)["per_h100e"] for sid in
+             {r.system for r in rs.class_rows() if r.actor == "US" and r.system}]
+    assert per.min() >= 0.0 and per.max() <= max(b_["high"] for b_ in bands) * (1 + 1e-5)
+
+
+def test_capacity_is_the_same_for_any_chunk_size():
+    import computerace as cr
+
+    a = cr.run("baseline", samples=300, seed=5, chunk=300).dataset
+    b = cr.run("baseline", samples=300, seed=5, chunk=70).dataset
+    for v in rs.VARIABLES:
+        np.testing.assert_array_equal(a[v].values, b[v].values)
+
+
+def test_without_supernodes_never_gains(small_run):
+    """One efficiency quantile per software family: the same chips in 8/16-NPU servers never serve more than in
+    supernodes at the same quantile (their band is below the supernode's at every point)."""
+    from computerace.analysis import metrics
+
+    for y in ("2026", "2028", "2030"):
+        ratio = metrics.sample_values(small_run.dataset, "reasoning_serving_without_supernodes_ratio", "China", y)
+        assert np.all(ratio <= 1.0 + 1e-6) and np.all(ratio > 0.0)
+
+
+def test_years_behind_metric_matches_the_summary(small_run):
+    from computerace.analysis import metrics
+
+    v = metrics.sample_values(small_run.dataset, "years_behind_reasoning_serving", "China", "2030")
+    assert np.median(v) == pytest.approx(small_run.summary()["reasoning_serving"]["years_behind"]["China"]["2030"]["p50"])
+
+
+def test_the_claim_is_scored(small_run):
+    from computerace.analysis.claims import score
+
+    out = score(None, run=small_run)
+    items = out if isinstance(out, list) else out["claims"]
+    c = next(c for c in items if c["id"] == "cloudmatrix-needed-for-fast-reasoning")
+    assert [r["id"] for r in c["readings"]] == ["capacity", "floor"]
+    assert all(0.0 <= r["probability"] <= 1.0 for r in c["readings"])

@@ -329,5 +329,8 @@ def run(scenario: Scenario | str | Path, samples: int = 10_000, seed: int = 0, c
                           "and was clipped to it",
         "resolved_scenario": sc.resolved,
     }
+    from .analysis.reasoning import attach  # reasoning-serving capacity by actor (docs/reasoning-serving.md)
+
+    attach(ds, seed)
     check_outputs(ds, sc)
     return Run(ds, manifest, sc)

@@ -196,6 +196,11 @@ class Run:
                       "against tokens per second per user (serving estimator, docs/serving.md; calibrated on "
                       "H800/H20 measurements, the other systems are extrapolations).</p>"
                       + _figure_html(sf.figure(curves), "fig-serving")))
+        from .report.reasoning_section import section as reasoning_section
+
+        rs = reasoning_section(self.summary(), _figure_html)
+        if rs is not None:
+            extra.append(rs)
         if sensitivity is not None:
             from .report.tornado import tornado_figure
 

@@ -44,7 +44,8 @@ EVENT_INPUTS = ("taiwan_event_year", "euv_year", "controls_shift_year", "control
 #: Metrics `metrics.sample_values` computes (years_behind_<axis> for each axis in metrics.AXES as well).
 SAMPLE_METRICS = ("stock_h100e", "operational_h100e", "power_gw", "additions_h100e", "spend_usd",
                   "price_usd_per_h100e", "china_share", "china_share_with_remote", "us_to_china_ratio",
-                  "us_to_china_additions_ratio", "us_to_china_spend_ratio", "china_to_us_price_ratio")
+                  "us_to_china_additions_ratio", "us_to_china_spend_ratio", "china_to_us_price_ratio",
+                  *metrics.REASONING_METRICS)
 #: Metrics computed here (docstring of `claim_values`).
 CLAIM_METRICS = ("china_die_yield", "leading_lab_h100e", "china_effective_spend_share")
 KINDS = ("between", "growth", "overtake", "binding", "event_before", "counterfactual")

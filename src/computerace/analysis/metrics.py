@@ -368,11 +368,19 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         **headline_block(ds, metrics, (list(idx), stock_yb, stock_cens)),  # beside the US:China ratio
         "chip_lag_by_spec": _chip_lag_by_spec(),  # the chip lag on BF16, 8-bit and HBM bandwidth (catalog)
         **({"binding_constraint": binding_fractions(ds)} if "binding_constraint" in ds else {}),
+        # issue 18: capacity to serve a large reasoning model fast, by actor and year (docs/reasoning-serving.md)
+        **({"reasoning_serving": _reasoning_block(ds)} if "reasoning_serving_tokens_per_s" in ds else {}),
         **({"model_form": model_form} if forms is not None else {}),
         # a conditioned run (Run.conditioned): ESS, tempering, the observations that carried the weight, and
         # each headline's prior -> posterior shift
         **({"conditioning": manifest["conditioning"]} if "conditioning" in manifest else {}),
     }
+
+
+def _reasoning_block(ds: xr.Dataset) -> dict[str, Any]:
+    from .reasoning import block
+
+    return block(ds, _table)
 
 
 #: The model-form switches recorded per sample (1.0 physics form, 0.0 growth form), Western first.
@@ -511,6 +519,11 @@ def _month_index(ds: xr.Dataset, date: str) -> int:
     return int((m - months[0]).astype(int))
 
 
+#: Reasoning-serving metrics (date YYYY; key an actor or World for the capacity, China for the others).
+REASONING_METRICS = ("reasoning_serving_tokens_per_s", "reasoning_serving_without_supernodes_ratio",
+                     "reasoning_floor_ms", "years_behind_reasoning_serving")
+
+
 def sample_values(ds: xr.Dataset, metric: str, key: str = "China", date: str = "2030-12") -> np.ndarray:
     """Per-sample values [sample] of one metric at one date (YYYY-MM for stocks, YYYY for flows).
 
@@ -518,7 +531,8 @@ def sample_values(ds: xr.Dataset, metric: str, key: str = "China", date: str = "
     additions_h100e / spend_usd (key as above, date YYYY), price_usd_per_h100e (spend / additions, key an
     actor, date YYYY), china_share, china_share_with_remote, us_to_china_ratio,
     us_to_china_additions_ratio, us_to_china_spend_ratio, china_to_us_price_ratio (date YYYY),
-    years_behind_<axis>. The single place claims, comparisons and reports read per-sample metrics.
+    years_behind_<axis>, and REASONING_METRICS (date YYYY). The single place claims, comparisons and reports read
+    per-sample metrics.
     """
     def at_year(var: str, k: str) -> np.ndarray:
         y = int(date[:4])
@@ -561,6 +575,23 @@ def sample_values(ds: xr.Dataset, metric: str, key: str = "China", date: str = "
             return us / cn
         remote = ds["china_remote_h100e"].isel(month=_month_index(ds, date)).values.astype(np.float64)
         return (cn + remote) / world
+    if metric in REASONING_METRICS:  # docs/reasoning-serving.md
+        from . import reasoning
+
+        y = int(date[:4])
+        if metric == "reasoning_serving_tokens_per_s":
+            return at_year("reasoning_serving_tokens_per_s", key)
+        if key != "China":
+            raise ValueError(f"{metric} is defined for China only")
+        if metric == "years_behind_reasoning_serving":
+            yb, _ = reasoning.years_behind(ds)
+            return yb[:, list(ds["year"].values).index(y)]
+        if metric == "reasoning_floor_ms":
+            return ds["reasoning_floor_ms"].sel(year=y).values.astype(np.float64)
+        cn = at_year("reasoning_serving_tokens_per_s", "China")
+        alt = ds["reasoning_serving_china_no_supernode_tokens_per_s"].sel(year=y).values.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(cn > 0, alt / np.where(cn > 0, cn, 1.0), 1.0)
     if metric.startswith("years_behind_"):
         axis = metric[len("years_behind_"):]
         yb, _ = years_behind(ds, axis, [_month_index(ds, date)])

@@ -11,8 +11,8 @@ representative system of that actor, class and year, from the serving estimator 
 
 with rate_c the decode tokens/s per chip of the reference model (REFERENCE) at the reference per-user speed on
 the representative system, and h100e_c its chip's dense BF16 H100e (the unit of the stock). Each sample draws
-where it sits in each class's efficiency band (one quantile per class, shared by all actors and years: the same
-software on the same hardware) and in each actor's share ranges (one quantile per actor and class, shared by the
+where it sits in each class's efficiency band (one quantile per software family, FAMILIES, shared by all actors
+and years: the same software on the same hardware) and in each actor's share ranges (one quantile per actor and class, shared by the
 years), from a random stream of its own (reproducible for any chunk size). A rate piecewise log-linear between
 the band's low, central and high; a share triangular between its low, central and high, renormalised to sum to 1.
 
@@ -41,6 +41,12 @@ REFERENCE = {"model": "deepseek-r1", "tpot_ms": 20.0, "context_tokens": 4096}
 CLASSES = ("hgx8", "nvl72", "supernode", "npu_server", "pod", "pcie_other")
 CLASS_NAMES = {"hgx8": "8-GPU NVLink server (HGX)", "nvl72": "NVL72-class rack", "supernode": "CloudMatrix-class supernode",
                "npu_server": "8/16-NPU server", "pod": "TPU/Trainium pod", "pcie_other": "PCIe and other small domains"}
+#: Software families: classes on one vendor's chips and serving stack share one efficiency quantile per sample (the
+#: serving estimator fits its whole-model factors per software family, docs/serving.md), so a sample that finds Ascend
+#: serving efficient finds it so in supernodes and in 8/16-NPU servers alike.
+FAMILIES = ("nvidia", "ascend", "tpu")
+FAMILY = {"hgx8": "nvidia", "nvl72": "nvidia", "supernode": "ascend", "npu_server": "ascend", "pod": "tpu",
+          "pcie_other": "nvidia"}
 #: The random stream of the serving draws (a SeedSequence spawn key of its own; see draws.py).
 STREAM = (0, 18)
 #: Output variables added to a run's Dataset.
@@ -84,6 +90,11 @@ def class_rows() -> tuple[ClassRow, ...]:
     return tuple(rows)
 
 
+def cited_source_ids() -> set[str]:
+    """Source ids data/system_classes.csv cites (its `source` column: ids separated by ';')."""
+    return {sid.strip() for r in class_rows() for sid in r.source.split(";") if sid.strip()}
+
+
 def _table(actor: str, years: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     """Shares [year, class, 3] (low, central, high) and representative systems [year][class] for `actor`,
     years after the file's last year holding its last year's values."""
@@ -102,14 +113,43 @@ def _table(actor: str, years: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     return share, systems
 
 
+#: The estimator's answers for the systems data/system_classes.csv names, cached in the package (the estimator
+#: takes ~0.2 s per system; a run needs a dozen). Regenerate after a change to the estimator or its data:
+#: `python -m computerace.analysis.reasoning > src/computerace/data/reasoning_rates.json` (a test checks it).
+RATES_FILE = "reasoning_rates.json"
+
+
+@functools.cache
+def _cached_rates() -> dict[str, Any]:
+    import json
+
+    path = resources.files("computerace.data").joinpath(RATES_FILE)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return data["systems"] if data.get("reference") == REFERENCE else {}
+
+
+def estimate_rate(system: str) -> dict[str, Any]:
+    """The serving estimator's decode band for the reference workload on `system` (computed, not cached)."""
+    from ..serving import reasoning_rate
+
+    return reasoning_rate(system, REFERENCE["model"], tpot_ms=REFERENCE["tpot_ms"],
+                          context_tokens=REFERENCE["context_tokens"])
+
+
+def rate_table() -> dict[str, Any]:
+    """RATES_FILE's content: the reference workload and the estimator's answer for every system the classes name."""
+    names = sorted({sid for r in class_rows() for sid, _ in mix(r.system)})
+    return {"reference": REFERENCE, "systems": {sid: estimate_rate(sid) for sid in names}}
+
+
 @functools.cache
 def system_rate(system: str) -> dict[str, Any]:
     """The serving estimator's decode band for the reference workload on `system`, per chip and per H100e."""
     from .. import catalog
-    from ..serving import reasoning_rate
 
-    est = reasoning_rate(system, REFERENCE["model"], tpot_ms=REFERENCE["tpot_ms"],
-                         context_tokens=REFERENCE["context_tokens"])
+    est = _cached_rates().get(system) or estimate_rate(system)
     chip = catalog.chip(catalog.system(system).chip)
     h100e = chip.h100e_bf16
     if not h100e:
@@ -118,6 +158,37 @@ def system_rate(system: str) -> dict[str, Any]:
     floor = est.get("floor_band_ms") or {k: est["floor_ms"] for k in ("low", "central", "high")}
     return {**est, "h100e_per_chip": h100e, "floor_band_ms": floor,
             "per_h100e": {k: est[k] / h100e for k in ("low", "central", "high")}}
+
+
+def mix(field: str) -> list[tuple[str, float]]:
+    """A representative_system field: one system id, or a mix "id:weight;id:weight" whose weights (shares of the
+    class's H100e, summing to 1) weight each system's rate per H100e; empty: the class serves zero."""
+    if not field:
+        return []
+    parts = [p.strip() for p in field.split(";") if p.strip()]
+    if len(parts) == 1 and ":" not in parts[0]:
+        return [(parts[0], 1.0)]
+    out = []
+    for p in parts:
+        sid, _, w = p.partition(":")
+        try:
+            out.append((sid.strip(), float(w)))
+        except ValueError:
+            raise CatalogError(f"src/computerace/data/system_classes.csv: representative_system {field!r}: "
+                               f"weight {w!r} of {sid!r} is not a number; write id:weight;id:weight") from None
+    if abs(sum(w for _, w in out) - 1.0) > 1e-6:
+        raise CatalogError(f"src/computerace/data/system_classes.csv: representative_system {field!r}: weights sum "
+                           f"to {sum(w for _, w in out):g}, not 1")
+    return out
+
+
+def class_rate(field: str) -> dict[str, Any]:
+    """Per-H100e rate band and floor band of a class's representative system or mix (weights on the rates; the
+    floor is the fastest system's: a user can be served on it)."""
+    parts = mix(field)
+    rates = {k: sum(w * system_rate(sid)["per_h100e"][k] for sid, w in parts) for k in ("low", "central", "high")}
+    floors = {k: min(system_rate(sid)["floor_band_ms"][k] for sid, _ in parts) for k in ("low", "central", "high")}
+    return {"per_h100e": rates, "floor_band_ms": floors}
 
 
 def _log_interp(low: np.ndarray, mid: np.ndarray, high: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -160,8 +231,10 @@ def capacity(operational: np.ndarray, years: np.ndarray, actors: list[str], seed
     """Reasoning-serving capacity from operational stock [sample, year, actor] (H100e at each year's end)."""
     S = operational.shape[0]
     nc = len(CLASSES)
-    u = uniforms(seed, S, nc * (1 + len(actors)))
-    u_rate, u_share = u[:, :nc], u[:, nc:].reshape(S, len(actors), nc)
+    nf = len(FAMILIES)
+    u = uniforms(seed, S, nf + nc * len(actors))
+    u_rate = u[:, [FAMILIES.index(FAMILY[c]) for c in CLASSES]]  # [S, class]: one quantile per software family
+    u_share = u[:, nf:].reshape(S, len(actors), nc)
     out = np.zeros(operational.shape)
     no_sn = np.zeros((S, len(years)))
     floor = np.full((S, len(years)), np.inf)
@@ -174,7 +247,7 @@ def capacity(operational: np.ndarray, years: np.ndarray, actors: list[str], seed
             for c in range(nc):
                 sid = systems[i][c]
                 if sid:
-                    band = system_rate(sid)["per_h100e"]
+                    band = class_rate(sid)["per_h100e"]
                     rate[:, c] = _log_interp(np.float64(band["low"]), np.float64(band["central"]),
                                              np.float64(band["high"]), u_rate[:, c])
             out[:, i, a] = operational[:, i, a] * (sh * rate).sum(axis=1)
@@ -190,7 +263,7 @@ def capacity(operational: np.ndarray, years: np.ndarray, actors: list[str], seed
                 for c in range(nc):
                     sid = systems[i][c]
                     if sid and CLASSES[c] != "supernode" and share_tab[i, c, 2] > 0:
-                        f = system_rate(sid)["floor_band_ms"]  # keyed by the throughput case: "high" is the
+                        f = class_rate(sid)["floor_band_ms"]  # keyed by the throughput case: "high" is the
                         # optimistic case, the lowest floor; the same quantile as the class's rate
                         floor[:, i] = np.minimum(floor[:, i], _log_interp(
                             np.float64(f["low"]), np.float64(f["central"]), np.float64(f["high"]), u_rate[:, c]))
@@ -251,7 +324,7 @@ def block(ds: xr.Dataset, table: Any) -> dict[str, Any]:
         share_tab, systems = _table(actor, years)
         rates[actor] = {str(y): {c: {"system": systems[i][k] or None,
                                      "share": dict(zip(("low", "central", "high"), share_tab[i, k].tolist(), strict=True)),
-                                     **({"tokens_per_s_per_h100e": system_rate(systems[i][k])["per_h100e"]}
+                                     **({"tokens_per_s_per_h100e": class_rate(systems[i][k])["per_h100e"]}
                                         if systems[i][k] else {"tokens_per_s_per_h100e": None})}
                                  for k, c in enumerate(CLASSES) if share_tab[i, k, 2] > 0}
                          for i, y in enumerate(years.tolist()) if y <= 2030}
@@ -267,3 +340,9 @@ def block(ds: xr.Dataset, table: Any) -> dict[str, Any]:
                    "class's decode rate per H100e on a representative system (serving estimator band: low, central, "
                    "high), drawn per sample; docs/serving.md"),
     }
+
+
+if __name__ == "__main__":  # python -m computerace.analysis.reasoning > src/computerace/data/reasoning_rates.json
+    import json
+
+    print(json.dumps(rate_table(), indent=1, sort_keys=True))

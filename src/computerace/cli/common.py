@@ -52,7 +52,7 @@ def _metavar(param: Any) -> str:
     for opt in param.opts:
         if opt in METAVARS:
             return METAVARS[opt]
-    kind = getattr(param.type, "name", "")  # click's type names (typer may vendor its own click)
+    kind = getattr(getattr(param, "type", None), "name", "") or ""  # click's type names (typer may vendor its own)
     if kind.startswith("integer"):
         return "N"
     if kind.startswith("float"):

@@ -4,7 +4,7 @@ One line per system: the best tokens/s per chip (over every deployment and batch
 gives each user at least the speed on the x axis. The second panel divides by the chip's dense 8-bit peak, which
 takes the chip's FLOPs out and leaves what the system (HBM, scale-up domain, links) adds or loses. DGX B200 (the
 same Blackwell GPU in an 8-GPU NVLink domain) is drawn dashed as the control for GB200 NVL72's 72-GPU domain.
-Built from `model.serving.curve`; no number is computed here that the estimator does not return.
+Built from `serving.curve` (central setting, MTP off); no number is computed here that the estimator does not return.
 """
 
 from __future__ import annotations
@@ -23,32 +23,34 @@ DASHED = {"dgx-b200"}
 
 
 def curve_precision(system: str, model_id: str, precision: str | None) -> str:
-    """The 8-bit format the chip runs (fp8, else int8) unless one is asked for; the model's own otherwise."""
-    from ..model import serving
+    """The recipe asked for, else the 8-bit recipe the chip runs (fp8, else int8), so that the figure compares
+    systems at one number format; the model's own otherwise."""
+    from .. import serving
 
     if precision:
         return precision
-    hw = serving.hardware(system)
+    dev = serving.device(system)
     for p in ("fp8", "int8"):
-        if hw.peak_tflops.get(p):
+        if dev.has(p):
             return p
     return serving.model(model_id).native_precision
 
 
 def curves(systems: Sequence[str], model_id: str = "deepseek-v3", precision: str | None = None, tokens: int = 4096,
-           mtp_tokens_per_step: float | None = None, kv_precision: str | None = None) -> dict[str, dict[str, Any]]:
+           mtp: int | str = 0, kv_precision: str | None = None) -> dict[str, dict[str, Any]]:
     """{system: {precision, chip, domain_chips, peak_8bit_pflops, points: [...]}}, points from serving.curve."""
-    from ..model import serving
+    from .. import serving
 
     out: dict[str, dict[str, Any]] = {}
     for sid in systems:
         prec = curve_precision(sid, model_id, precision)
-        hw = serving.hardware(sid)
-        peak8 = hw.peak_tflops.get("fp8") or hw.peak_tflops.get("int8")
-        pts = serving.curve(sid, model_id, prec, tokens, mtp_tokens_per_step, kv_precision)
+        dev = serving.device(sid)
+        p8 = dev.peak_tflops.get("fp8") or dev.peak_tflops.get("int8")
+        peak8 = p8 * dev.dies if p8 else None  # per chip (package)
+        pts = serving.curve(sid, model_id, prec, tokens, mtp, kv_precision)
         for p in pts:
             p["tokens_per_s_per_8bit_pflops"] = p["tokens_per_s_per_chip"] / (peak8 / 1000) if peak8 else None
-        out[sid] = {"precision": prec, "chip": hw.chip_id, "domain_chips": hw.domain_chips,
+        out[sid] = {"precision": prec, "chip": dev.chip_id, "domain_chips": dev.domain_chips,
                     "peak_8bit_pflops": peak8 / 1000 if peak8 else None, "points": pts}
     return out
 
