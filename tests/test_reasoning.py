@@ -110,10 +110,14 @@ def test_run_carries_capacity_and_summary_has_its_quantiles(small_run):
     assert cap.dims == ("sample", "year", "actor") and float(cap.min()) >= 0.0
     b = s["reasoning_serving"]
     assert b["tokens_per_s_per_user"] == pytest.approx(1000.0 / rs.REFERENCE["tpot_ms"])
+    assert set(b["metrics"]) <= set(s["metrics"])
     for actor in ("US", "China", "RoW", "World"):
-        for y in ("2026", "2030", "2040"):
-            q = b["by_actor"][actor][y]
+        for y in ("2026-12", "2030-12", "2040-12"):
+            q = s["metrics"]["reasoning_serving_tokens_per_s"][actor][y]
             assert 0.0 <= q["p5"] <= q["p50"] <= q["p95"]
+    world = s["metrics"]["reasoning_serving_tokens_per_s"]["World"]["2030-12"]["mean"]
+    parts = sum(s["metrics"]["reasoning_serving_tokens_per_s"][a]["2030-12"]["mean"] for a in ("US", "China", "RoW"))
+    assert world == pytest.approx(parts, rel=1e-9)  # means add up
     # the US's capacity is its operational stock times a share-weighted rate between the classes' extremes
     op = ds["operational_h100e"].sel(actor="US").isel(month=-1).values.astype(float)
     per = cap.sel(actor="US").isel(year=-1).values.astype(float) / op
@@ -145,7 +149,7 @@ def test_years_behind_metric_matches_the_summary(small_run):
     from computerace.analysis import metrics
 
     v = metrics.sample_values(small_run.dataset, "years_behind_reasoning_serving", "China", "2030")
-    assert np.median(v) == pytest.approx(small_run.summary()["reasoning_serving"]["years_behind"]["China"]["2030"]["p50"])
+    assert np.median(v) == pytest.approx(small_run.summary()["metrics"]["years_behind_reasoning_serving"]["China"]["2030-12"]["p50"])
 
 
 def test_the_claim_is_scored(small_run):

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .reasoning import METRICS as _reasoning_metrics
+
 QUANTILES = {"p5": 0.05, "p50": 0.5, "p95": 0.95}
 OVERTAKE_YEARS = (2030, 2035, 2040)
 
@@ -315,6 +317,11 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
         at_most[axis] = {lab: {str(k): float((known[:, i] <= k).mean()) for k in range(1, 11)}
                          for i, lab in enumerate(labels) if lab.endswith("-12") and int(lab[:4]) % 5 == 0}
 
+    if "reasoning_serving_tokens_per_s" in ds:  # issue 18: capacity to serve a large reasoning model fast
+        from .reasoning import metrics_block
+
+        metrics.update(metrics_block(ds, _table, labels))
+
     if "binding_constraint" in ds:
         ends = labels  # each year's last month: the Decembers and the horizon's last month, one per year
         assert len(ends) == ds.sizes["year"], "one report month per calendar year"
@@ -380,7 +387,7 @@ def summary(ds: xr.Dataset, manifest: dict[str, Any]) -> dict[str, Any]:
 def _reasoning_block(ds: xr.Dataset) -> dict[str, Any]:
     from .reasoning import block
 
-    return block(ds, _table)
+    return block(ds)
 
 
 #: The model-form switches recorded per sample (1.0 physics form, 0.0 growth form), Western first.
@@ -520,8 +527,7 @@ def _month_index(ds: xr.Dataset, date: str) -> int:
 
 
 #: Reasoning-serving metrics (date YYYY; key an actor or World for the capacity, China for the others).
-REASONING_METRICS = ("reasoning_serving_tokens_per_s", "reasoning_serving_without_supernodes_ratio",
-                     "reasoning_floor_ms", "years_behind_reasoning_serving")
+REASONING_METRICS = _reasoning_metrics
 
 
 def sample_values(ds: xr.Dataset, metric: str, key: str = "China", date: str = "2030-12") -> np.ndarray:

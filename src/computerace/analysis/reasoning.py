@@ -16,7 +16,7 @@ and years: the same software on the same hardware) and in each actor's share ran
 years), from a random stream of its own (reproducible for any chunk size). A rate piecewise log-linear between
 the band's low, central and high; a share triangular between its low, central and high, renormalised to sum to 1.
 
-Years after the file's last year keep its shares (a stated assumption, docs/system-classes.md). A class with no
+Years after the file's last year keep its shares, years before its first its first (a stated assumption). A class with no
 representative system (older PCIe and small-domain systems) serves zero at the reference speed (assumption: a
 671B-parameter MoE does not fit one such domain, and spanning domains over the network is slower than the target).
 """
@@ -306,21 +306,38 @@ def years_behind(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return yb * 12.0, cens  # _years_behind counts path steps as months; here a step is a year
 
 
-def block(ds: xr.Dataset, table: Any) -> dict[str, Any]:
-    """summary.json's `reasoning_serving` block; `table(values [sample, k], labels[, censored])` tabulates."""
-    ylabels = [str(y) for y in ds["year"].values]
+#: summary.json metrics this module adds (layout of every metric: {key: {"YYYY-MM": {p5, p50, p95, mean}}}, at each
+#: year's last month like the stock metrics).
+METRICS = ("reasoning_serving_tokens_per_s", "years_behind_reasoning_serving",
+           "reasoning_serving_without_supernodes_ratio", "reasoning_floor_ms")
+
+
+def metrics_block(ds: xr.Dataset, table: Any, labels: list[str]) -> dict[str, Any]:
+    """summary.json `metrics` entries (METRICS) at `labels` (each year's last month, one per year);
+    `table(values [sample, k], labels[, censored])` tabulates."""
     cap = ds["reasoning_serving_tokens_per_s"].values.astype(np.float64)
+    if len(labels) != cap.shape[1]:
+        raise ValueError("reasoning-serving metrics need one label per year")
     actors = [str(a) for a in ds["actor"].values]
-    by_actor = {a: table(cap[:, :, i], ylabels) for i, a in enumerate(actors)}
-    by_actor["World"] = table(cap.sum(axis=2), ylabels)
+    by_actor = {a: table(cap[:, :, i], labels) for i, a in enumerate(actors)}
+    by_actor["World"] = table(cap.sum(axis=2), labels)
     yb, cens = years_behind(ds)
     cn = cap[:, :, actors.index("China")]
     alt = ds["reasoning_serving_china_no_supernode_tokens_per_s"].values.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(cn > 0, alt / np.where(cn > 0, cn, 1.0), 1.0)
+    return {"reasoning_serving_tokens_per_s": by_actor,
+            "years_behind_reasoning_serving": {"China": table(yb, labels, cens)},
+            "reasoning_serving_without_supernodes_ratio": {"China": table(ratio, labels)},
+            "reasoning_floor_ms": {"China": table(ds["reasoning_floor_ms"].values.astype(np.float64), labels)}}
+
+
+def block(ds: xr.Dataset) -> dict[str, Any]:
+    """summary.json's `reasoning_serving` block: the reference workload, each actor's classes (shares,
+    representative systems, per-H100e rates) by year to 2030, the method, and the names of the metrics."""
     years = ds["year"].values.astype(int)
     rates = {}
-    for actor in actors:
+    for actor in [str(a) for a in ds["actor"].values]:
         share_tab, systems = _table(actor, years)
         rates[actor] = {str(y): {c: {"system": systems[i][k] or None,
                                      "share": dict(zip(("low", "central", "high"), share_tab[i, k].tolist(), strict=True)),
@@ -331,14 +348,11 @@ def block(ds: xr.Dataset, table: Any) -> dict[str, Any]:
     return {
         "model": REFERENCE["model"], "tpot_ms": REFERENCE["tpot_ms"],
         "tokens_per_s_per_user": 1000.0 / REFERENCE["tpot_ms"], "context_tokens": REFERENCE["context_tokens"],
-        "units": "tokens/s",
-        "by_actor": by_actor,
-        "years_behind": {"China": table(yb, ylabels, cens)},
-        "china_without_supernodes_ratio": {"China": table(ratio, ylabels)},
+        "units": "tokens/s", "metrics": list(METRICS),
         "classes": rates,
         "method": ("operational stock at each year's end x shares by system class (data/system_classes.csv) x each "
                    "class's decode rate per H100e on a representative system (serving estimator band: low, central, "
-                   "high), drawn per sample; docs/serving.md"),
+                   "high), drawn per sample; docs/reasoning-serving.md"),
     }
 
 

@@ -12,8 +12,9 @@ const CHANNEL_LABELS = {domestic: "Domestic (SMIC-made)", legal_import: "Legal i
                         proxy_fab: "Proxy fabs (made abroad)"};
 const AXIS_LABELS = {years_behind_stock: "owned compute", years_behind_chip: "best chip",
                      years_behind_process_node: "process node", years_behind_largest_training_run: "largest training run",
-                     years_behind_frontier_capability: "frontier capability"};
-const AXIS_COLOURS = ["#c0392b", "#1f5fa8", "#2e8b57", "#7d3c98", "#e08e45"];
+                     years_behind_frontier_capability: "frontier capability", years_behind_same_node: "same node",
+                     years_behind_reasoning_serving: "reasoning serving"};
+const AXIS_COLOURS = ["#c0392b", "#1f5fa8", "#2e8b57", "#7d3c98", "#e08e45", "#6d7f8c", "#b8860b"];
 // The limits that can bind an actor's new compute (summary.json binding_constraint), one colour each.
 const CONSTRAINT_COLOURS = {wafers: "#7f8c8d", yield: "#e08e45", HBM: "#8e44ad", packaging: "#1f5fa8", power: "#c0392b",
                             budget: "#27ae60", "growth form": "#bdc3c7"};
@@ -450,7 +451,7 @@ function render() {
   ];
   const rs = LAST.summary.reasoning_serving;
   if (rs) {
-    jobs.push(["chart-reasoning", reasoningTraces(rs, BASE ? BASE.summary.reasoning_serving : null),
+    jobs.push(["chart-reasoning", reasoningTraces(LAST.summary.metrics, BASE ? BASE.summary.metrics : null),
                layout(`Capacity to serve ${rs.model} at ${Math.round(rs.tokens_per_s_per_user)} tokens/s per user` +
                       "<br><sub>tokens/s, all users; median and 90% band (docs/reasoning-serving.md)</sub>",
                       "tokens/s", {shapes: yearShape(S.year)})]);
@@ -511,14 +512,16 @@ function behindTraces() {
   return out;
 }
 
-// Reasoning-serving capacity by actor and year (summary.json's reasoning_serving block): median and 90% band;
-// the baseline's medians dashed when comparing.
-function reasoningTraces(rs, base) {
+// Reasoning-serving capacity by actor at each year's end (summary.json's reasoning_serving_tokens_per_s metric):
+// median and 90% band; the baseline's medians dashed when comparing.
+function reasoningTraces(metrics, baseMetrics) {
   const out = [];
+  const rs = metrics.reasoning_serving_tokens_per_s || {};
+  const base = baseMetrics ? baseMetrics.reasoning_serving_tokens_per_s : null;
   for (const a of ACTORS) {
-    const series = rs.by_actor[a];
+    const series = rs[a];
     if (!series) continue;
-    const yrs = Object.keys(series), x = yrs.map((y) => `${y}-12-01`);
+    const yrs = Object.keys(series), x = yrs.map((y) => `${y}-01`);
     const q = {p5: yrs.map((y) => series[y].p5), p50: yrs.map((y) => series[y].p50),
                p95: yrs.map((y) => series[y].p95)};
     const pos = (v) => Math.max(v, 1e-6);
@@ -527,8 +530,8 @@ function reasoningTraces(rs, base) {
               type: "scatter", mode: "lines"});
     out.push({x, y: q.p50.map((v) => (v > 0 ? v : null)), name: a, legendgroup: a, type: "scatter", mode: "lines",
               line: {color: COLOURS[a], width: 2.2}, hovertemplate: `${a}: %{y:.3s} tokens/s<extra>%{x|%Y}</extra>`});
-    if (base && base.by_actor[a]) {
-      out.push({x, y: yrs.map((y) => base.by_actor[a][y]?.p50), name: `${a} (baseline)`, legendgroup: a,
+    if (base && base[a]) {
+      out.push({x, y: yrs.map((y) => base[a][y]?.p50), name: `${a} (baseline)`, legendgroup: a,
                 type: "scatter", mode: "lines", line: {color: COLOURS[a], dash: "dash", width: 1.3}});
     }
   }
