@@ -178,7 +178,8 @@ def model(model_id: str) -> Architecture:
 
 
 def cited_source_ids() -> set[str]:
-    """Every source id models.yaml cites (architectures, precisions, factors, assumptions, measured rows)."""
+    """Every source id models.yaml cites (architectures, precisions, factors, assumptions, measured rows) and the
+    tables in serving/data/ cite."""
     ids: set[str] = set()
 
     def walk(x: Any) -> None:
@@ -195,4 +196,6 @@ def cited_source_ids() -> set[str]:
                 walk(v)
 
     walk(_data())
-    return ids
+    from . import data as serving_data  # kernel-level and validation tables (serving/data/)
+
+    return ids | serving_data.cited_source_ids()
