@@ -72,7 +72,9 @@ def test_every_output_array_equals_the_reference(reference, name, n):
 def test_summary_metrics_and_probabilities_equal_the_reference(reference):
     now, ref = json.loads(_summary()), json.loads(str(reference["summary"]))
 
-    from computerace.analysis.reasoning import METRICS as ADDED  # metrics added since the reference (issue 18)
+    from computerace.analysis.reasoning import (
+        METRICS as ADDED,  # metrics added since the reference (issue 18)
+    )
 
     def walk(a, b, path=""):
         if isinstance(b, dict):

@@ -127,8 +127,9 @@ def best_recipe(dev: Device, arch: Architecture) -> str:
 
 
 def _setups(arch: Architecture, dev: Device, rec: precision_mod.Recipe, profile: str, software: str,
-            balanced: bool) -> dict[str, Setup]:
-    return {name: setup(arch, dev, rec, side, profile, software, balanced) for name, side in SIDES.items()}
+            balanced: bool, kv_free_fraction: float | None = None) -> dict[str, Setup]:
+    return {name: setup(arch, dev, rec, side, profile, software, balanced, kv_free_fraction)
+            for name, side in SIDES.items()}
 
 
 def _plans(arch: Architecture, dev: Device, ep: int | None, tp: int | None, mtp: int | str,
@@ -191,8 +192,8 @@ class _Best:
 
 
 def _search(s: Setup, plans: list[Plan], phase: str, tokens: int, tpot_ms: float | None, batch: float | None,
-            io_ratio: float, max_batch: float | None, reasons: list[str], accepted: float | None = None
-            ) -> tuple[_Best, float | None]:
+            io_ratio: float, max_batch: float | None, reasons: list[str], accepted: float | None = None,
+            max_dispatch: float | None = None) -> tuple[_Best, float | None]:
     """The best plan and batch at one band side, and the floor (smallest TPOT in ms, decode)."""
     best, floor = _Best(), None
     ctx = float(tokens)
@@ -223,7 +224,11 @@ def _search(s: Setup, plans: list[Plan], phase: str, tokens: int, tpot_ms: float
                                        f"sequences of {tokens} tokens that fit in HBM")
                         continue
                 else:
-                    bs = _grid(g_max, None if max_batch is None else max_batch * plan.tp)
+                    cap = None if max_batch is None else max_batch * plan.tp
+                    if max_dispatch is not None and plan.ep > 1:  # the all-to-all buffer per micro-batch
+                        d = max_dispatch * (2 if plan.tbo else 1) / (1 + plan.mtp)
+                        cap = d if cap is None else min(cap, d)
+                    bs = _grid(g_max, cap)
                 st = decode_step(s, plan, bs, ctx, io_ratio, accepted)
         except UserError as err:
             reasons.append(f"{plan.label()}: {err}")
@@ -252,7 +257,8 @@ def estimate(system: str | Device, model_id: str, precision_name: str | None = N
              ep: int | None = None, tp: int | None = None, kv_precision: str | None = None, balanced: bool = False,
              mode: str = "disaggregated", io_ratio: float | None = None, max_batch: float | None = None,
              profile: str = "fused", software: str = "default", tbo: bool | None = None,
-             mtp_tokens_per_step: float | None = None) -> Estimate:
+             mtp_tokens_per_step: float | None = None, kv_free_fraction: float | None = None,
+             max_dispatch_tokens: float | None = None) -> Estimate:
     """Tokens/s per chip of `model_id` on `system` (catalog id or Device), best plan, with band and floor.
 
     Decode: `tokens` is the mean context; with `tpot_ms` the best batch meeting it, with `batch` (sequences per
@@ -260,6 +266,9 @@ def estimate(system: str | Device, model_id: str, precision_name: str | None = N
     prompts per rank. `mtp`: draft depth, or "auto" for the optimiser's choice. `mode`: disaggregated (each phase
     on its own ranks) or aggregated (decode steps carry prefill chunks of io_ratio prompt tokens per output token).
     `max_batch`: a framework batch cap per rank. `mtp_tokens_per_step` overrides the acceptance (measured rows).
+    `kv_free_fraction`: a framework's KV pool as a fraction of the HBM the weights leave (TensorRT-LLM: 0.95)
+    instead of the default reserve of 10% of HBM. `max_dispatch_tokens`: the expert all-to-all's buffer limit in
+    tokens per rank per micro-batch (SGLang on DeepEP: 256), which caps the decode batch of expert-parallel plans.
     """
     if phase not in PHASES:
         raise UserError(f"unknown phase '{phase}': use decode or prefill")
@@ -276,6 +285,8 @@ def estimate(system: str | Device, model_id: str, precision_name: str | None = N
         raise UserError(f"--batch must be positive, got {batch}")
     if max_batch is not None and max_batch < 1:
         raise UserError(f"--max-batch must be at least 1, got {max_batch}")
+    if kv_free_fraction is not None and not 0 < kv_free_fraction <= 1:
+        raise UserError(f"--kv-free-fraction must be in (0, 1], got {kv_free_fraction}")
     if mtp_tokens_per_step is not None and mtp_tokens_per_step < 1:
         raise UserError(f"--mtp-tokens-per-step must be at least 1, got {mtp_tokens_per_step}")
     if mtp_tokens_per_step is not None and mtp_tokens_per_step > 1 and mtp in (0, "0"):
@@ -299,12 +310,12 @@ def estimate(system: str | Device, model_id: str, precision_name: str | None = N
             raise UserError(f"--io-ratio must be >= 0, got {ratio}")
     arch, dev, rec = _resolve(system, model_id, precision_name, kv_precision)
     plans = _plans(arch, dev, ep, tp, mtp, tbo)
-    setups = _setups(arch, dev, rec, profile, software, balanced)
+    setups = _setups(arch, dev, rec, profile, software, balanced, kv_free_fraction)
     reasons: list[str] = []
     results: dict[str, tuple[_Best, float | None]] = {}
     for name, s in setups.items():
         results[name] = _search(s, plans, phase, tokens, tpot_ms, batch, ratio, max_batch,
-                                reasons if name == "central" else [], mtp_tokens_per_step)
+                                reasons if name == "central" else [], mtp_tokens_per_step, max_dispatch_tokens)
     best, floor = results["central"]
     if best.plan is None or best.step is None:
         raise UserError(f"{arch.id} at {rec.name} cannot be served on {dev.system_id} as asked: "
@@ -433,7 +444,7 @@ def reasoning_table_markdown(systems: tuple[str, ...] = RACE_SYSTEMS) -> str:
 
 def device_table_markdown() -> str:
     """docs/serving.md's table of kernel-level device parameters (kept in step by a test)."""
-    from .hardware import kernels
+    from .hardware import _device_entry, kernels
 
     lines = ["| chip | HBM eff | matmul eff (bf16 / 8-bit / fp4) | tile rows | sustained clock | core bw / mm | "
              "floor us | band | basis |", "|---|---|---|---|---|---|---|---|---|"]
@@ -442,7 +453,9 @@ def device_table_markdown() -> str:
         mm = " / ".join(f"{k.mm_eff[f]:.2f}" if f in k.mm_eff else "-" for f in ("bf16", "fp8", "fp4"))
         if "fp8" not in k.mm_eff and "int8" in k.mm_eff:
             mm = " / ".join((f"{k.mm_eff['bf16']:.2f}", f"{k.mm_eff['int8']:.2f}", "-"))
-        basis = "assumption" if k.assumed else "measured (microbenchmarks, FlashMLA)"
+        raw, _ = _device_entry(cid)
+        basis = ("measured (microbenchmarks, FlashMLA)" if not k.assumed else
+                 "partly measured (how), rest assumed" if "how" in raw else "assumption")
         lines.append(f"| {cid} | {k.hbm_eff:.2f} | {mm} | {k.tile_m:g} | {k.sustained_clock:g} | "
                      f"{k.core_bw_eff:.2f} / {k.core_mm_eff:.2f} | {k.floor_us:g} | +-{k.band:.0%} | {basis} |")
     return "\n".join(lines)

@@ -37,6 +37,11 @@ class Kernels:
     tile_m: float = 64.0
     sustained_clock: float = 1.0
     assumed: bool = False  # True where no kernel-level measurement exists for this chip
+    core_prefill_mm_eff: float | None = None  # prefill attention's compute fraction where it differs from decode's
+
+    @property
+    def prefill_core_mm_eff(self) -> float:
+        return self.core_mm_eff if self.core_prefill_mm_eff is None else self.core_prefill_mm_eff
 
     def at(self, side: int) -> Kernels:
         """The low (-1), central (0) or high (+1) setting: fractions x (1 +- band), capped at 0.97; floors at the
@@ -47,7 +52,8 @@ class Kernels:
         cap = lambda x: min(0.97, x * f)  # noqa: E731
         floor = self.floor_us * (self.floor_band[1] if side < 0 else self.floor_band[0])
         return replace(self, hbm_eff=cap(self.hbm_eff), mm_eff={k: cap(v) for k, v in self.mm_eff.items()},
-                       core_bw_eff=cap(self.core_bw_eff), core_mm_eff=cap(self.core_mm_eff), floor_us=floor)
+                       core_bw_eff=cap(self.core_bw_eff), core_mm_eff=cap(self.core_mm_eff), floor_us=floor,
+                       core_prefill_mm_eff=None if self.core_prefill_mm_eff is None else cap(self.core_prefill_mm_eff))
 
     def matmul_eff(self, fmt: str, rows: Any) -> Any:
         """eta(m) = sustained_clock x mm_eff[fmt] x m / (tile_m ceil(m / tile_m)): the largest-shape fraction of
@@ -77,7 +83,8 @@ def kernels(chip_id: str) -> Kernels:
     return Kernels(float(raw["hbm_eff"]), {k: float(v) for k, v in raw["mm_eff"].items()},
                    float(raw["core_bw_eff"]), float(raw["core_mm_eff"]), float(raw["floor_us"]), float(raw["band"]),
                    (float(raw["floor_band"][0]), float(raw["floor_band"][1])), float(raw.get("tile_m", 64)),
-                   float(raw.get("sustained_clock", 1.0)), assumed)
+                   float(raw.get("sustained_clock", 1.0)), assumed,
+                   None if raw.get("core_prefill_mm_eff") is None else float(raw["core_prefill_mm_eff"]))
 
 
 @dataclass(frozen=True)

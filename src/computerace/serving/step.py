@@ -31,6 +31,8 @@ from .hardware import Device, Kernels
 from .inputs import Architecture, _data
 from .precision import Recipe
 
+PREFILL_QUERY_TILE = 128.0  # query rows per attention tile in prefill kernels (FlashAttention-2 / FlashMLA: 64-128)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -65,6 +67,7 @@ class Setup:
     imbalance: float = 1.18
     hbm_reserve: float = 0.10
     comm_sm_share: float = 0.15
+    kv_free_fraction: float | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def accepted(self, mtp: int) -> float:
@@ -104,8 +107,12 @@ def kv_bytes_per_token(s: Setup, plan: Plan) -> float:
 
 
 def max_sequences(s: Setup, plan: Plan, context_tokens: float) -> int:
-    """Sequences a replica (EP rank or TP group) holds: weights + G S kv <= HBM (1 - reserve) per rank."""
-    usable = s.dev.hbm_gb * 1e9 * (1.0 - s.hbm_reserve) - weight_bytes(s, plan)
+    """Sequences a replica (EP rank or TP group) holds: weights + G S kv <= HBM (1 - reserve) per rank, or, for a
+    framework that sizes its KV pool as a fraction f of the memory the weights leave, G S kv <= f (HBM - weights)."""
+    if s.kv_free_fraction is not None:  # the framework sizes the KV pool as a fraction of what weights leave
+        usable = (s.dev.hbm_gb * 1e9 - weight_bytes(s, plan)) * s.kv_free_fraction
+    else:
+        usable = s.dev.hbm_gb * 1e9 * (1.0 - s.hbm_reserve) - weight_bytes(s, plan)
     if usable <= 0:
         return 0
     return int(usable * plan.tp // (max(context_tokens, 1.0) * kv_bytes_per_token(s, plan) * plan.tp))
@@ -124,13 +131,17 @@ class Ops:
         self.compute = np.zeros(shape)
 
     def op(self, kernels: float, nbytes: Any, flops: Any = 0.0, fmt: str = "bf16", rows: Any = 1.0,
-           core: bool = False) -> np.ndarray:
-        """Adds one operator; returns its time."""
+           core: bool = False, prefill: bool = False) -> np.ndarray:
+        """Adds one operator; returns its time (`core`: the attention core, at the prefill kernel's compute fraction
+        when `prefill`)."""
         k = self.s.kern
         bw = k.core_bw_eff * self.s.dev.hbm_tbps * 1e12 if core else self.bw
         t_mem = np.asarray(nbytes, dtype=float) / bw
         if np.any(np.asarray(flops) > 0):
-            eff = k.core_mm_eff if core else k.matmul_eff(fmt, np.maximum(np.asarray(rows, dtype=float), 1e-9))
+            if core:
+                eff = k.prefill_core_mm_eff if prefill else k.core_mm_eff
+            else:
+                eff = k.matmul_eff(fmt, np.maximum(np.asarray(rows, dtype=float), 1e-9))
             t_comp = np.asarray(flops, dtype=float) / (eff * self.s.dev.peak(fmt))
         else:
             t_comp = 0.0 * t_mem
@@ -167,8 +178,11 @@ def _touched(s: Setup, plan: Plan, routed_tokens: np.ndarray) -> np.ndarray:
 
 
 def attention(o: Ops, plan: Plan, tokens: np.ndarray, kv_read: np.ndarray, core_flops: np.ndarray,
-              kv_write_tokens: np.ndarray) -> np.ndarray:
-    """One layer's attention block on one rank (weights / TP ranks)."""
+              kv_write_tokens: np.ndarray, chunk: tuple[np.ndarray, np.ndarray] | None = None,
+              prefill: bool = False) -> np.ndarray:
+    """One layer's attention block on one rank (weights / TP ranks). `chunk` = (KV bytes, FLOPs) of the prefill
+    chunks an aggregated step carries: a separate attention kernel (compute-bound prefill beside memory-bound
+    decode), so its roofline is taken on its own."""
     s, a, K, tp = o.s, o.s.arch, o.s.profile, plan.tp
     h = a.hidden
     o_params = (a.heads * (a.v_head_dim if a.attention == "mla" else a.head_dim) * h) / tp
@@ -177,7 +191,10 @@ def attention(o: Ops, plan: Plan, tokens: np.ndarray, kv_read: np.ndarray, core_
     t = o.elementwise(K["norm"], tokens * h * 2 * 2)
     t = t + o.gemm(K["qkv"], qkv_params, "attn", tokens, h, h / tp)
     t = t + o.elementwise(K["rope"], tokens * h / tp * 2 * 2 + kv_write_tokens * kv_layer)
-    t = t + o.op(K["core"], kv_read + tokens * 2 * h / tp * 2, core_flops, s.recipe.peak_of("core"), tokens, core=True)
+    t = t + o.op(K["core"], kv_read + tokens * 2 * h / tp * 2, core_flops, s.recipe.peak_of("core"), tokens, core=True,
+                 prefill=prefill)
+    if chunk is not None and np.any(chunk[1] > 0):
+        t = t + o.op(1, chunk[0], chunk[1], s.recipe.peak_of("core"), tokens, core=True, prefill=True)
     t = t + o.gemm(K["o_proj"], o_params, "attn", tokens, h / tp, h)
     return t + o.elementwise(K["norm"], tokens * h * 2 * 2)
 
@@ -307,8 +324,8 @@ class Step:
 
 
 def _pass(s: Setup, plan: Plan, tokens: np.ndarray, seqs: np.ndarray, kv_read: np.ndarray, core_flops: np.ndarray,
-          kv_write: np.ndarray, head_rows: np.ndarray, phase: str, layers: int | None = None
-          ) -> tuple[Ops, np.ndarray]:
+          kv_write: np.ndarray, head_rows: np.ndarray, phase: str, layers: int | None = None,
+          chunk: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Ops, np.ndarray]:
     """Compute (Ops) and communication time of one forward pass over `tokens` tokens per rank."""
     a = s.arch
     o = Ops(s, tokens.shape)
@@ -318,7 +335,8 @@ def _pass(s: Setup, plan: Plan, tokens: np.ndarray, seqs: np.ndarray, kv_read: n
     per_layer_core = core_flops / a.layers
     per_layer_kv = kv_read / a.layers
     one = Ops(s, tokens.shape)
-    attention(one, plan, tokens, per_layer_kv, per_layer_core, kv_write)
+    per_layer_chunk = None if chunk is None else (chunk[0] / a.layers, chunk[1] / a.layers)
+    attention(one, plan, tokens, per_layer_kv, per_layer_core, kv_write, per_layer_chunk, prefill=phase == "prefill")
     if n_dense:
         dense = Ops(s, tokens.shape)
         ffn(dense, plan, tokens, moe=False)
@@ -364,10 +382,13 @@ def decode_step(s: Setup, plan: Plan, batch: np.ndarray, context_tokens: float, 
     def run(frac: float) -> tuple[Ops, np.ndarray]:
         bb, cc = b * frac, chunk * frac
         tokens = bb * q + cc
-        kv_read = bb * context_tokens * kv_bytes_per_token(s, plan) + cc * mean_pos * kv_bytes_per_token(s, plan)
-        flops = (bb * q * context_tokens * a.decode_attn_flops_per_context_token
-                 + cc * mean_pos * a.prefill_attn_flops_per_context_token) * tpr
-        return _pass(s, plan, tokens, bb, kv_read, flops, tokens, bb * q, "decode")
+        # a prefill chunk's attention reads its prompt's earlier KV once per query tile (FlashAttention-style
+        # kernels; PREFILL_QUERY_TILE rows), not once per token as a decode token does
+        kv_read = bb * context_tokens * kv_bytes_per_token(s, plan)
+        flops = bb * q * context_tokens * a.decode_attn_flops_per_context_token * tpr
+        chunk_kv = cc * mean_pos / PREFILL_QUERY_TILE * kv_bytes_per_token(s, plan)
+        chunk_flops = cc * mean_pos * a.prefill_attn_flops_per_context_token * tpr
+        return _pass(s, plan, tokens, bb, kv_read, flops, tokens, bb * q, "decode", chunk=(chunk_kv, chunk_flops))
 
     floor, memory, compute, comm = _schedule(s, plan, run)
     if plan.mtp and a.mtp_modules:
@@ -402,7 +423,7 @@ def prefill_step(s: Setup, plan: Plan, prompts: np.ndarray, prompt_tokens: float
 
 
 def setup(arch: Architecture, dev: Device, recipe: Recipe, side: int = 0, profile: str = "fused",
-          software: str = "default", balanced: bool = False) -> Setup:
+          software: str = "default", balanced: bool = False, kv_free_fraction: float | None = None) -> Setup:
     """A Setup at a band side (-1 low, 0 central, +1 high): kernel fractions, floors, fabrics, MTP acceptance and
     the software factor all at that side."""
     from .fabric import fabric
@@ -421,4 +442,5 @@ def setup(arch: Architecture, dev: Device, recipe: Recipe, side: int = 0, profil
     return Setup(arch, dev, dev.kernels.at(side), recipe, fabric(dev.fabric_up).at(side),
                  fabric(dev.fabric_out).at(side), dict(profiles[profile]), acc, factor, balanced,
                  float(dd["host_ms_per_step"]), float(dd["ep_imbalance"]), float(dd["hbm_reserve"]),
-                 float(dd["prefill_comm_sm_share"]), dev.fill_ins)
+                 float(dd["prefill_comm_sm_share"]), None if kv_free_fraction is None else float(kv_free_fraction),
+                 dev.fill_ins)
